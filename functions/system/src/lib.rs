@@ -1,0 +1,68 @@
+//! The `system` endpoint group: health (and, later, the site overview and topology).
+
+use solarhub_shared::error::ApiError;
+use solarhub_shared::guest::{config, health, respond};
+use solarhub_shared::health::HealthReport;
+use solarhub_shared::schema::Database;
+use solarhub_shared::time::{format_iso, now_unix, UtcOffset};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+const HEALTH: &str = "/api/v1/health";
+const LEGACY_HEALTH: &str = "/api/health";
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let path = req.path();
+    let legacy = path == LEGACY_HEALTH;
+    if path != HEALTH && !legacy {
+        return respond::error(&ApiError::not_found_route());
+    }
+    if *req.method() != Method::Get {
+        return respond::error(&ApiError::MethodNotAllowed { allow: "GET" });
+    }
+    let response = match health_report() {
+        Ok(report) => respond::json(report.http_status(), &report),
+        Err(err) => respond::error(&err),
+    };
+    if legacy {
+        respond::deprecated(response, HEALTH)
+    } else {
+        response
+    }
+}
+
+fn health_report() -> Result<HealthReport, ApiError> {
+    let offset = site_offset()?;
+    let mut mysql = Vec::with_capacity(Database::ALL.len());
+    for db in Database::ALL {
+        mysql.push(health::Target {
+            name: format!("mysql:{}", db.default_name()),
+            url: config::store_url(&db.variable())?,
+        });
+    }
+    let redis = [
+        health::Target {
+            name: "redis:main".into(),
+            url: config::store_url("redis_main_url")?,
+        },
+        health::Target {
+            name: "redis:gtr".into(),
+            url: config::store_url("redis_gtr_url")?,
+        },
+    ];
+    let mut checks = health::check_mysql(&mysql);
+    checks.extend(health::check_redis(&redis));
+    Ok(HealthReport::new(
+        env!("CARGO_PKG_VERSION"),
+        format_iso(now_unix(), offset),
+        checks,
+    ))
+}
+
+fn site_offset() -> Result<UtcOffset, ApiError> {
+    let raw = config::var("site_utc_offset")?;
+    UtcOffset::parse(&raw).ok_or_else(|| {
+        solarhub_shared::guest::internal("config", &format!("site_utc_offset {raw:?} is invalid"))
+    })
+}

@@ -1,0 +1,27 @@
+//! The thin layer between the core and spin-sdk: responses, variables, store connections.
+//!
+//! Every fallible call here returns an [`ApiError`](crate::error::ApiError) that is already safe to
+//! show a client; the underlying cause (with credentials redacted) goes to stderr, which Spin logs.
+
+pub mod config;
+pub mod health;
+pub mod mysql;
+pub mod redis;
+pub mod respond;
+
+/// A short random id tying a client-visible 500 to its log line.
+pub fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the host's random source (wasi random_get), once per instance.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(crate::time::now_unix());
+    format!("{:016x}", h.finish())
+}
+
+/// Logs a server-side fault and returns the error a client may see.
+pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> crate::error::ApiError {
+    let request_id = request_id();
+    let cause = crate::store_url::redact_credentials(&cause.to_string());
+    eprintln!("error request_id={request_id} {context}: {cause}");
+    crate::error::ApiError::Internal { request_id }
+}

@@ -1,0 +1,84 @@
+//! MySQL connections for one request, one per server.
+//!
+//! Real Spin opens a fresh MySQL connection for every `Connection::open` and pools nothing, so a
+//! request that touches several databases on one server must share one connection and name its
+//! tables with the database (`` `BESS3`.`rack_data` ``). Connections are opened without a default
+//! database for that reason.
+
+use spin_sdk::mysql::{Connection, MysqlError as Error};
+
+use crate::error::{ApiError, Store};
+use crate::store_url::StoreUrl;
+
+#[derive(Default)]
+pub struct MysqlSessions {
+    open: Vec<(String, Connection)>,
+}
+
+impl MysqlSessions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The connection to the server holding `url`'s database, opened on first use.
+    pub fn server(&mut self, url: &StoreUrl) -> Result<&Connection, Error> {
+        let key = url.server_url();
+        let index = match self.open.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let conn = Connection::open(&key)?;
+                self.open.push((key, conn));
+                self.open.len() - 1
+            }
+        };
+        Ok(&self.open[index].1)
+    }
+
+    /// Like [`server`](Self::server), with failures already mapped to what the client sees.
+    pub fn connection(&mut self, url: &StoreUrl, store: &Store) -> Result<&Connection, ApiError> {
+        self.server(url).map_err(|e| failure(store, &e))
+    }
+
+    /// How many connections this request has opened (each one is a TCP + auth handshake on Spin).
+    pub fn opened(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// Maps a connector error: the store being unreachable is a 503 naming it, anything else (a bad
+/// statement, a conversion) is our bug and a 500. Either way the cause is logged, redacted.
+pub fn failure(store: &Store, err: &Error) -> ApiError {
+    match err {
+        Error::ConnectionFailed(msg) => {
+            eprintln!(
+                "store {} unreachable: {}",
+                store.label(),
+                crate::store_url::redact_credentials(msg)
+            );
+            ApiError::StoreUnavailable(store.clone())
+        }
+        other => super::internal(&format!("mysql {}", store.label()), &format_error(other)),
+    }
+}
+
+fn format_error(err: &Error) -> String {
+    match err {
+        Error::ConnectionFailed(m) => format!("connection failed: {m}"),
+        Error::BadParameter(m) => format!("bad parameter: {m}"),
+        Error::QueryFailed(m) => format!("query failed: {m}"),
+        Error::ValueConversionFailed(m) => format!("value conversion failed: {m}"),
+        Error::Other(m) => m.clone(),
+    }
+}
+
+/// A database name from configuration, quoted for use in SQL. Names are checked rather than escaped:
+/// anything outside MySQL's plain identifier characters is a configuration error.
+pub fn quoted_database(url: &StoreUrl) -> Option<String> {
+    let name = url.path();
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
+    plain.then(|| format!("`{name}`"))
+}

@@ -1,0 +1,65 @@
+//! Redis connections for one request, one per distinct URL (main and GTR share one when they are
+//! the same server, as in development).
+
+use spin_sdk::redis::{Connection, Error};
+
+use crate::error::{ApiError, Store};
+use crate::store_url::StoreUrl;
+
+#[derive(Default)]
+pub struct RedisSessions {
+    open: Vec<(String, Connection)>,
+}
+
+impl RedisSessions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn server(&mut self, url: &StoreUrl) -> Result<&Connection, Error> {
+        // For Redis the path selects the logical database, so the whole URL is the key.
+        let key = format!("{}{}", url.server_url(), url.path());
+        let index = match self.open.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let full = url_with_path(url);
+                let conn = Connection::open(&full)?;
+                self.open.push((key, conn));
+                self.open.len() - 1
+            }
+        };
+        Ok(&self.open[index].1)
+    }
+
+    pub fn connection(&mut self, url: &StoreUrl, store: &Store) -> Result<&Connection, ApiError> {
+        self.server(url).map_err(|e| failure(store, &e))
+    }
+
+    pub fn opened(&self) -> usize {
+        self.open.len()
+    }
+}
+
+fn url_with_path(url: &StoreUrl) -> String {
+    let server = url.server_url();
+    if url.path().is_empty() {
+        return server;
+    }
+    // Put the path back before any query string.
+    match server.split_once('?') {
+        Some((base, query)) => format!("{base}/{}?{query}", url.path()),
+        None => format!("{server}/{}", url.path()),
+    }
+}
+
+/// Every Redis failure we can see is the store misbehaving or unreachable: a 503 naming it.
+pub fn failure(store: &Store, err: &Error) -> ApiError {
+    let cause = match err {
+        Error::InvalidAddress => "invalid address".to_owned(),
+        Error::TooManyConnections => "too many connections".to_owned(),
+        Error::TypeError => "type error".to_owned(),
+        Error::Other(m) => crate::store_url::redact_credentials(m),
+    };
+    eprintln!("store {} failed: {cause}", store.label());
+    ApiError::StoreUnavailable(store.clone())
+}

@@ -1,0 +1,15 @@
+//! SolarHub's core: everything the components share that is not glue.
+//!
+//! Pure logic (errors, store URLs, time, health summaries, calculations) compiles natively and is
+//! unit-tested there; the `guest` module (feature `spin`) holds the thin layer over spin-sdk.
+
+pub mod dreg;
+pub mod error;
+pub mod health;
+pub mod password;
+pub mod schema;
+pub mod store_url;
+pub mod time;
+
+#[cfg(feature = "spin")]
+pub mod guest;
