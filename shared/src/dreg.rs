@@ -137,7 +137,7 @@ impl DregParams {
                 ));
             }
         }
-        if !(self.nominal_hz > 0.0) {
+        if self.nominal_hz.is_nan() || self.nominal_hz <= 0.0 {
             return Err("nominal frequency must be positive".into());
         }
         if !(self.tolerance_fraction >= 0.0 && self.tolerance_fraction < 1.0) {
@@ -265,7 +265,10 @@ impl DregParams {
             seen[slot] = true;
             present += 1;
             let exp = self.expected_kw(mode, capacity_mw, s.freq_hz);
-            if s.p_kw.is_finite() && s.freq_hz.is_finite() && self.is_compliant(capacity_mw, exp, s.p_kw) {
+            if s.p_kw.is_finite()
+                && s.freq_hz.is_finite()
+                && self.is_compliant(capacity_mw, exp, s.p_kw)
+            {
                 compliant += 1;
             }
         }
@@ -305,7 +308,11 @@ pub fn income_cents_exact(
     let den: i128 = 1000 * 3600 * 1000;
     let q = num / den;
     let r = num % den;
-    let rounded = if 2 * r.abs() >= den { q + num.signum() } else { q };
+    let rounded = if 2 * r.abs() >= den {
+        q + num.signum()
+    } else {
+        q
+    };
     rounded as i64
 }
 

@@ -16,8 +16,12 @@ pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordError {
-    TooShort { min: usize },
-    TooLong { max: usize },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
     /// The stored hash is not a PHC string this module can verify.
     UnsupportedScheme(String),
     /// The stored hash looks like argon2id but does not parse.
@@ -35,7 +39,9 @@ impl fmt::Display for PasswordError {
             PasswordError::TooLong { max } => {
                 write!(f, "password must be at most {max} characters long")
             }
-            PasswordError::UnsupportedScheme(s) => write!(f, "unsupported password hash scheme {s}"),
+            PasswordError::UnsupportedScheme(s) => {
+                write!(f, "unsupported password hash scheme {s}")
+            }
             PasswordError::Malformed(e) => write!(f, "malformed password hash: {e}"),
             PasswordError::Hashing(e) => write!(f, "password hashing failed: {e}"),
         }
@@ -77,7 +83,11 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 
 /// The scheme of a stored hash (`argon2id`, `pbkdf2-sha512`, `2b`, ...), if it has one.
 pub fn hash_scheme(stored: &str) -> Option<&str> {
-    stored.strip_prefix('$')?.split('$').next().filter(|s| !s.is_empty())
+    stored
+        .strip_prefix('$')?
+        .split('$')
+        .next()
+        .filter(|s| !s.is_empty())
 }
 
 /// Verifies `password` against a stored argon2id PHC string. `Ok(false)` on a wrong password.

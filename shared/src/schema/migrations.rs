@@ -45,15 +45,27 @@ static ESS: [Migration; 4] = [
     migration!(1, "create_auth", "ess/0001_create_auth.sql"),
     migration!(2, "seed_roles", "ess/0002_seed_roles.sql"),
     migration!(3, "create_alerts", "ess/0003_create_alerts.sql"),
-    migration!(4, "create_legacy_tariff", "ess/0004_create_legacy_tariff.sql"),
+    migration!(
+        4,
+        "create_legacy_tariff",
+        "ess/0004_create_legacy_tariff.sql"
+    ),
 ];
 static SCHEDULE: [Migration; 1] = [migration!(
     1,
     "create_events",
     "schedule/0001_create_events.sql"
 )];
-static METER: [Migration; 1] = [migration!(1, "create_meters", "meter/0001_create_meters.sql")];
-static PCS: [Migration; 1] = [migration!(1, "create_pcs_data", "pcs/0001_create_pcs_data.sql")];
+static METER: [Migration; 1] = [migration!(
+    1,
+    "create_meters",
+    "meter/0001_create_meters.sql"
+)];
+static PCS: [Migration; 1] = [migration!(
+    1,
+    "create_pcs_data",
+    "pcs/0001_create_pcs_data.sql"
+)];
 static INVERTER: [Migration; 1] = [migration!(
     1,
     "create_inverter",
@@ -64,7 +76,11 @@ static BASELINE: [Migration; 1] = [migration!(
     "create_base_line",
     "baseline/0001_create_base_line.sql"
 )];
-static BESS: [Migration; 1] = [migration!(1, "create_rack_data", "bess/0001_create_rack_data.sql")];
+static BESS: [Migration; 1] = [migration!(
+    1,
+    "create_rack_data",
+    "bess/0001_create_rack_data.sql"
+)];
 
 /// A set of migrations shared by one or more databases (a directory under `shared/migrations/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,9 +171,7 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
                 }
                 b'#' => st = St::LineComment,
                 b'-' if next == Some(b'-')
-                    && bytes
-                        .get(i + 2)
-                        .is_none_or(|c| c.is_ascii_whitespace()) =>
+                    && bytes.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
                 {
                     st = St::LineComment
                 }
@@ -245,10 +259,16 @@ mod tests {
 
     #[test]
     fn last_statement_without_semicolon() {
-        assert_eq!(split_statements("SELECT 1; SELECT 2"), ["SELECT 1", "SELECT 2"]);
+        assert_eq!(
+            split_statements("SELECT 1; SELECT 2"),
+            ["SELECT 1", "SELECT 2"]
+        );
         assert!(split_statements("  ;; -- x\n").is_empty());
         // `--` without a following space is an operator, not a comment.
-        assert_eq!(split_statements("SELECT 1--1; SELECT 3"), ["SELECT 1--1", "SELECT 3"]);
+        assert_eq!(
+            split_statements("SELECT 1--1; SELECT 3"),
+            ["SELECT 1--1", "SELECT 3"]
+        );
     }
 
     #[test]

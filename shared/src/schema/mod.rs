@@ -319,7 +319,9 @@ mod tests {
         assert_eq!(vars[18], "db_bess12_url");
         // Spin variable names: lower-case letters, digits and underscores, starting with a letter.
         for v in &vars {
-            assert!(v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert!(v
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         }
     }
 

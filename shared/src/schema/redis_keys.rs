@@ -80,8 +80,14 @@ pub const PCS_FIELDS: [&str; 14] = [
 ];
 
 /// Fields of `inverter:<n>`: the `INVERTER_<n>` columns plus `ts`.
-pub const INVERTER_FIELDS: [&str; 6] =
-    ["status", "ac_kw", "dc_kw", "today_kwh", "lifetime_kwh", "ts"];
+pub const INVERTER_FIELDS: [&str; 6] = [
+    "status",
+    "ac_kw",
+    "dc_kw",
+    "today_kwh",
+    "lifetime_kwh",
+    "ts",
+];
 
 /// `<prefix>meter:<name>` (main store), e.g. `meter:MMAIN`.
 pub fn meter_key(prefix: &str, name: &str) -> String {
