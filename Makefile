@@ -1,0 +1,40 @@
+# SolarHub: `make up` serves the app on http://127.0.0.1:3000, `make test` runs every test.
+# Everything builds into one target dir ($CARGO_TARGET_DIR, default ./target).
+
+COMPONENTS := solarhub-system
+FIXTURES   := solarhub-fixture-probe solarhub-fixture-greeter
+NATIVE     := -p solarhub-shared -p solarhub-host -p solarhub-cli
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+HOST       := $(TARGET_DIR)/release/solarhub-host
+CLI        := $(TARGET_DIR)/release/solarhub
+LISTEN     ?= 127.0.0.1:3000
+
+.PHONY: build native test up lint sizes clean-cache
+
+## build: the Spin components and the test fixtures (wasm32-wasip1)
+build:
+	build/wasm.sh $(COMPONENTS) $(FIXTURES)
+
+## native: the local host and the `solarhub` CLI
+native:
+	cargo build --locked --release -p solarhub-host -p solarhub-cli
+
+## test: unit tests, then integration tests of the compiled components against MariaDB and Redis
+test: build
+	cargo test --locked --release $(NATIVE)
+
+## up: build, migrate and seed the local databases when empty, keep live values moving, serve
+up: build native
+	scripts/up.sh "$(HOST)" "$(CLI)" "$(LISTEN)"
+
+## lint: formatting and clippy, as CI expects them
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked --release $(NATIVE) --all-targets -- -D warnings
+
+## sizes: each component's size
+sizes: build
+	@for c in $(COMPONENTS); do f=target/wasm32-wasip1/wasm/$$(echo $$c | tr - _).wasm; printf '%-24s %8d bytes\n' $$c $$(stat -c %s $$f); done
+
+clean-cache:
+	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/solarhub-host

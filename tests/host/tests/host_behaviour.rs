@@ -1,0 +1,277 @@
+//! The host behaves like Spin for what SolarHub uses: routing and its headers, variables, outbound
+//! rules, traps and timeouts, dependency composition, the compile cache. Runs the fixture app under
+//! tests/fixtures (a compiled probe component) against the real MariaDB and Redis.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use solarhub_host::client::{get, request};
+use solarhub_host::{App, HostOptions, RunningHost};
+
+fn fixture_manifest() -> std::path::PathBuf {
+    common::repo_root().join("tests/fixtures/spin.toml")
+}
+
+async fn fixture_host(extra: &[(&str, String)]) -> RunningHost {
+    let mut vars = vec![("token", "t0ken".to_owned())];
+    vars.extend(extra.iter().cloned());
+    let mut options = common::options(fixture_manifest(), &vars);
+    options.request_timeout = Duration::from_secs(2);
+    common::start(options).await
+}
+
+async fn probe(host: &RunningHost, path: &str) -> Value {
+    let reply = get(host.addr, path).await.unwrap();
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+    reply.json().unwrap()
+}
+
+fn header<'a>(probe: &'a Value, name: &str) -> &'a str {
+    probe["headers"][name].as_str().unwrap_or("<absent>")
+}
+
+#[tokio::test]
+async fn routing_headers_match_spin() {
+    let host = fixture_host(&[]).await;
+    let addr = host.addr;
+
+    let named = probe(&host, "/probe/headers/named/42?x=1").await;
+    assert_eq!(named["path_with_query"], "/probe/headers/named/42?x=1");
+    assert_eq!(
+        header(&named, "spin-full-url"),
+        format!("http://{addr}/probe/headers/named/42?x=1")
+    );
+    assert_eq!(header(&named, "spin-path-info"), "");
+    assert_eq!(
+        header(&named, "spin-matched-route"),
+        "/probe/headers/named/:item_id"
+    );
+    assert_eq!(
+        header(&named, "spin-component-route"),
+        "/probe/headers/named/:item_id"
+    );
+    assert_eq!(
+        header(&named, "spin-raw-component-route"),
+        "/probe/headers/named/:item_id"
+    );
+    assert_eq!(header(&named, "spin-base-path"), "/");
+    assert_eq!(header(&named, "spin-path-match-item-id"), "42");
+    assert!(header(&named, "spin-client-addr").starts_with("127.0.0.1:"));
+
+    let wildcard = probe(&host, "/probe/headers/a/b/").await;
+    assert_eq!(header(&wildcard, "spin-path-info"), "/headers/a/b/");
+    assert_eq!(header(&wildcard, "spin-matched-route"), "/probe/...");
+    assert_eq!(header(&wildcard, "spin-component-route"), "/probe");
+    assert_eq!(header(&wildcard, "spin-raw-component-route"), "/probe/...");
+
+    let exact = probe(&host, "/probe/headers/exact").await;
+    assert_eq!(
+        header(&exact, "spin-matched-route"),
+        "/probe/headers/exact",
+        "exact beats wildcard"
+    );
+    assert_eq!(header(&exact, "spin-path-info"), "");
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn clients_cannot_spoof_spin_headers() {
+    let host = fixture_host(&[]).await;
+    let reply = request(
+        host.addr,
+        "GET",
+        "/probe/headers/exact",
+        &[("spin-path-info", "/evil"), ("spin-path-match-admin", "1")],
+        b"",
+    )
+    .await
+    .unwrap();
+    let seen = reply.json().unwrap();
+    assert_eq!(header(&seen, "spin-path-info"), "");
+    assert_eq!(header(&seen, "spin-path-match-admin"), "<absent>");
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn unrouted_paths_get_spins_empty_404_and_well_known_answers() {
+    let host = fixture_host(&[]).await;
+    let missing = get(host.addr, "/nowhere").await.unwrap();
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.is_empty());
+    let health = get(host.addr, "/.well-known/spin/health").await.unwrap();
+    assert_eq!((health.status, health.text().as_str()), (200, "OK"));
+    assert_eq!(
+        get(host.addr, "/.well-known/spin/other")
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn variables_resolve_like_spin() {
+    let host = fixture_host(&[("greeting", "Howdy".to_owned())]).await;
+    assert_eq!(probe(&host, "/probe/var/greeting").await["ok"], "Howdy");
+    assert_eq!(
+        probe(&host, "/probe/var/composite").await["ok"],
+        "pre-Howdy-post"
+    );
+    assert_eq!(probe(&host, "/probe/var/token").await["ok"], "t0ken");
+    let undefined = probe(&host, "/probe/var/redis_host").await;
+    let err = undefined["err"].as_str().unwrap();
+    assert!(
+        err.contains("Undefined(\"no variable for \\\"probe\\\".\\\"redis_host\\\"\")"),
+        "app variables are not visible to guests: {err}"
+    );
+    let invalid = probe(&host, "/probe/var/Not-Valid").await;
+    assert!(
+        invalid["err"].as_str().unwrap().contains("InvalidName("),
+        "{invalid}"
+    );
+    host.stop().await.unwrap();
+
+    let defaults = fixture_host(&[]).await;
+    assert_eq!(probe(&defaults, "/probe/var/greeting").await["ok"], "Hello");
+    defaults.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_required_variable_without_value_stops_the_load() {
+    let options = HostOptions::new(fixture_manifest());
+    let err = match App::load(options) {
+        Ok(_) => panic!("loaded without the required `token`"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("token") && err.contains("SPIN_VARIABLE_TOKEN"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn outbound_connections_follow_allowed_hosts() {
+    let host = fixture_host(&[]).await;
+    let mysql_ok = probe(&host, "/probe/mysql?url=mysql://root@127.0.0.1:3306/").await;
+    assert_eq!(mysql_ok["ok"], "[[DbValue::Int64(42)]]", "{mysql_ok}");
+
+    let denied = probe(&host, "/probe/mysql?url=mysql://root:pw@127.0.0.1:3307/db").await;
+    assert_eq!(
+        denied["err"],
+        "Error::ConnectionFailed(\"address mysql://root:pw@127.0.0.1:3307/db is not permitted\")",
+        "Spin's exact error"
+    );
+
+    let redis_ok = probe(&host, "/probe/redis?url=redis://127.0.0.1:6379").await;
+    assert_eq!(redis_ok["ok"], "[RedisResult::Status(\"PONG\")]");
+    let redis_denied = probe(&host, "/probe/redis?url=redis://127.0.0.1:6380").await;
+    assert_eq!(redis_denied["err"], "Error::InvalidAddress");
+    host.stop().await.unwrap();
+
+    // The allow-list template follows the application variable.
+    let moved = fixture_host(&[("redis_host", "127.0.0.1:6380".to_owned())]).await;
+    let now_denied = probe(&moved, "/probe/redis?url=redis://127.0.0.1:6379").await;
+    assert_eq!(now_denied["err"], "Error::InvalidAddress");
+    moved.stop().await.unwrap();
+}
+
+fn assert_internal_error(reply: &solarhub_host::client::Reply) {
+    assert_eq!(reply.status, 500, "{}", reply.text());
+    let body = reply.json().unwrap();
+    assert_eq!(body["detail"], "Internal Server Error");
+    let id = body["request_id"].as_str().unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(reply.header("x-request-id"), Some(id));
+    assert!(
+        !reply.text().contains("panicked"),
+        "no guest detail leaks: {}",
+        reply.text()
+    );
+}
+
+#[tokio::test]
+async fn guest_failures_become_500_json_and_the_host_keeps_serving() {
+    let host = fixture_host(&[]).await;
+    assert_internal_error(&get(host.addr, "/probe/trap").await.unwrap());
+    assert_internal_error(&get(host.addr, "/probe/silent").await.unwrap());
+
+    // A guest that never yields is interrupted at the request deadline (2 s here).
+    let started = Instant::now();
+    assert_internal_error(&get(host.addr, "/probe/spin").await.unwrap());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the busy guest was not stopped"
+    );
+
+    assert_eq!(probe(&host, "/probe/var/greeting").await["ok"], "Hello");
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn dependencies_are_composed_and_inherit_configuration() {
+    let host = fixture_host(&[("greeting", "Howdy".to_owned())]).await;
+    assert_eq!(probe(&host, "/probe/greet/Ada").await["ok"], "Howdy, Ada");
+    host.stop().await.unwrap();
+}
+
+fn write_variant(name: &str, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture_manifest()).unwrap();
+    let path = common::repo_root().join(format!(
+        "tests/fixtures/{}{name}.toml",
+        common::unique_prefix("manifest")
+    ));
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_dependency_that_cannot_be_sandboxed_is_refused() {
+    // Without inheritance Spin would plug the greeter's variables import with a deny-all adapter;
+    // this host has none, so it must refuse rather than silently grant access.
+    let path = write_variant("no-inherit", |t| {
+        t.replace(
+            "dependencies_inherit_configuration = true",
+            "dependencies_inherit_configuration = false",
+        )
+    });
+    let mut options = HostOptions::new(&path);
+    options.variables = vec![("token".into(), "x".into())];
+    let result = App::load(options);
+    std::fs::remove_file(&path).unwrap();
+    let err = format!("{:#}", result.err().expect("load must fail"));
+    assert!(err.contains("dependencies_inherit_configuration"), "{err}");
+
+    let path = write_variant("bad-dep", |t| {
+        t.replace(
+            "\"solarhub:fixture/greeter\" =",
+            "\"solarhub:fixture/nothing\" =",
+        )
+    });
+    let mut options = HostOptions::new(&path);
+    options.variables = vec![("token".into(), "x".into())];
+    let result = App::load(options);
+    std::fs::remove_file(&path).unwrap();
+    let err = format!("{:#}", result.err().expect("load must fail"));
+    assert!(err.contains("doesn't match any imports"), "{err}");
+}
+
+#[tokio::test]
+async fn compiled_components_are_cached_between_loads() {
+    let dir = std::env::temp_dir().join(common::unique_prefix("cache"));
+    let mut options = HostOptions::new(fixture_manifest());
+    options.variables = vec![("token".into(), "x".into())];
+    options.cache_dir = Some(dir.clone());
+    drop(App::load(options.clone()).unwrap());
+    let cached: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(
+        cached.len(),
+        1,
+        "one composed component compiled and cached"
+    );
+    let app = App::load(options).unwrap();
+    assert!(app.components.contains_key("probe"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
