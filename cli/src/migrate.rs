@@ -30,7 +30,12 @@ pub async fn run(cfg: &Config, quiet: bool) -> Result<Vec<Outcome>> {
             .with_context(|| format!("migrating database {}", t.name))?;
         if !quiet {
             if o.applied.is_empty() {
-                println!("{:<24} up to date (version {})", o.database, o.version);
+                println!(
+                    "{:<24} {}up to date (version {})",
+                    o.database,
+                    if o.created { "created, " } else { "" },
+                    o.version
+                );
             } else {
                 let names: Vec<String> = o
                     .applied
