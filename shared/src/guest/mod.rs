@@ -8,6 +8,8 @@ pub mod health;
 pub mod mysql;
 pub mod redis;
 pub mod respond;
+pub mod rows;
+pub mod stores;
 
 /// A short random id tying a client-visible 500 to its log line.
 pub fn request_id() -> String {
