@@ -514,6 +514,14 @@ pub async fn run(cfg: &Config, opts: &SeedOptions) -> Result<SeedReport> {
     for c in conns.iter_mut() {
         c.query_drop("COMMIT").await?;
     }
+    // Refresh the optimizer's statistics (and information_schema's size estimates).
+    for t in &cfg.dbs {
+        for table in t.db.tables() {
+            conns[t.server]
+                .query_drop(format!("ANALYZE TABLE {}", cfg.qualified(t.db, table)))
+                .await?;
+        }
+    }
     for c in conns {
         c.disconnect().await.ok();
     }
