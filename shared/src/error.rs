@@ -46,6 +46,8 @@ pub enum AuthFailure {
     Invalid,
     Expired,
     Revoked,
+    /// Login with an unknown user or a wrong password: one message for both.
+    BadCredentials,
 }
 
 impl AuthFailure {
@@ -55,6 +57,7 @@ impl AuthFailure {
             AuthFailure::Invalid => "Could not validate credentials",
             AuthFailure::Expired => "Token has expired",
             AuthFailure::Revoked => "Token has been revoked",
+            AuthFailure::BadCredentials => "Incorrect username or password",
         }
     }
 }

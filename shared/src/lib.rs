@@ -3,8 +3,10 @@
 //! Pure logic (errors, store URLs, time, health summaries, calculations) compiles natively and is
 //! unit-tested there; the `guest` module (feature `spin`) holds the thin layer over spin-sdk.
 
+pub mod auth;
 pub mod dreg;
 pub mod error;
+pub mod forms;
 pub mod health;
 pub mod password;
 pub mod schema;

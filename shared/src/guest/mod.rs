@@ -4,12 +4,15 @@
 //! show a client; the underlying cause (with credentials redacted) goes to stderr, which Spin logs.
 
 pub mod config;
+#[cfg(feature = "guard")]
+pub mod guard;
 pub mod health;
 pub mod mysql;
 pub mod redis;
 pub mod respond;
 pub mod rows;
 pub mod stores;
+pub mod users;
 
 /// A short random id tying a client-visible 500 to its log line.
 pub fn request_id() -> String {

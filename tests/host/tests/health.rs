@@ -37,10 +37,15 @@ impl TestDatabases {
     }
 
     fn variables(&self) -> Vec<(String, String)> {
-        Database::ALL
+        let mut vars: Vec<(String, String)> = Database::ALL
             .iter()
             .map(|db| (db.variable(), format!("{MYSQL}/{}", self.name(*db))))
-            .collect()
+            .collect();
+        vars.push((
+            "jwt_secret".into(),
+            "health-tests-sign-nothing-0123456789abcdef".into(),
+        ));
+        vars
     }
 
     async fn drop_one(&self, db: Database) {

@@ -1,0 +1,176 @@
+//! Sessions in the main Redis: each login starts a family of refresh tokens (the session id); each
+//! refresh retires the presented token and mints its successor in the same family. Presenting a
+//! retired token again is theft or a bug either way, so the whole family is revoked — the guard
+//! then also refuses every access token issued in it.
+
+use solarhub_shared::auth::keys;
+use solarhub_shared::error::{ApiError, Store};
+use solarhub_shared::guest::redis::failure;
+use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+
+fn arg(s: &str) -> RedisParameter {
+    RedisParameter::Binary(s.as_bytes().to_vec())
+}
+
+fn run(
+    conn: &Connection,
+    command: &str,
+    args: &[RedisParameter],
+) -> Result<Vec<RedisResult>, ApiError> {
+    conn.execute(command, args)
+        .map_err(|e| failure(&Store::RedisMain, &e))
+}
+
+fn int(reply: &[RedisResult]) -> Option<i64> {
+    match reply.first()? {
+        RedisResult::Int64(n) => Some(*n),
+        RedisResult::Binary(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+pub struct Sessions<'a> {
+    pub conn: &'a Connection,
+    pub prefix: &'a str,
+    pub refresh_ttl_secs: u64,
+}
+
+/// What a stored refresh token says.
+pub struct RefreshRecord {
+    pub user_id: u64,
+    pub session_id: String,
+}
+
+pub enum Redeemed {
+    /// First use: the caller may mint the successor.
+    Fresh(RefreshRecord),
+    /// Unknown or expired token.
+    Unknown,
+    /// A retired token presented again: its family is now revoked.
+    Reused,
+    /// The token's session was revoked (logout, reuse, admin action).
+    Revoked,
+}
+
+impl Sessions<'_> {
+    /// Stores a new refresh token of `session_id` and records the session under its user.
+    pub fn store(&self, token_hash: &str, user_id: u64, session_id: &str) -> Result<(), ApiError> {
+        let key = keys::refresh_token(self.prefix, token_hash);
+        let ttl = self.refresh_ttl_secs as i64;
+        run(
+            self.conn,
+            "HSET",
+            &[
+                arg(&key),
+                arg("uid"),
+                RedisParameter::Int64(user_id as i64),
+                arg("sid"),
+                arg(session_id),
+                arg("uses"),
+                RedisParameter::Int64(0),
+            ],
+        )?;
+        run(
+            self.conn,
+            "EXPIRE",
+            &[arg(&key), RedisParameter::Int64(ttl)],
+        )?;
+        let sessions = keys::user_sessions(self.prefix, user_id);
+        run(self.conn, "SADD", &[arg(&sessions), arg(session_id)])?;
+        run(
+            self.conn,
+            "EXPIRE",
+            &[arg(&sessions), RedisParameter::Int64(ttl)],
+        )?;
+        Ok(())
+    }
+
+    /// Retires a presented refresh token, atomically: of two concurrent redemptions only one is
+    /// `Fresh`, the other is `Reused`.
+    pub fn redeem(&self, token_hash: &str) -> Result<Redeemed, ApiError> {
+        let key = keys::refresh_token(self.prefix, token_hash);
+        let fields =
+            solarhub_shared::guest::stores::hash_fields(self.conn, &key, &Store::RedisMain)?;
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let (Some(uid), Some(sid)) = (get("uid").and_then(|v| v.parse::<u64>().ok()), get("sid"))
+        else {
+            return Ok(Redeemed::Unknown);
+        };
+        let session_id = sid.to_owned();
+        if self.is_revoked(&session_id)? {
+            return Ok(Redeemed::Revoked);
+        }
+        let uses = int(&run(
+            self.conn,
+            "HINCRBY",
+            &[arg(&key), arg("uses"), RedisParameter::Int64(1)],
+        )?);
+        if uses != Some(1) {
+            self.revoke(&session_id)?;
+            return Ok(Redeemed::Reused);
+        }
+        Ok(Redeemed::Fresh(RefreshRecord {
+            user_id: uid,
+            session_id,
+        }))
+    }
+
+    pub fn is_revoked(&self, session_id: &str) -> Result<bool, ApiError> {
+        let reply = run(
+            self.conn,
+            "EXISTS",
+            &[arg(&keys::revoked_session(self.prefix, session_id))],
+        )?;
+        Ok(int(&reply).unwrap_or(0) > 0)
+    }
+
+    /// Ends a session: its refresh tokens stop redeeming and its access tokens stop verifying.
+    /// Kept as long as any token of the family could live.
+    pub fn revoke(&self, session_id: &str) -> Result<(), ApiError> {
+        let key = keys::revoked_session(self.prefix, session_id);
+        run(
+            self.conn,
+            "SET",
+            &[
+                arg(&key),
+                arg("1"),
+                arg("EX"),
+                RedisParameter::Int64(self.refresh_ttl_secs as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes one access token id until it would have expired anyway.
+    pub fn revoke_token(&self, jti: &str, remaining_secs: u64) -> Result<(), ApiError> {
+        let key = keys::revoked_token(self.prefix, jti);
+        run(
+            self.conn,
+            "SET",
+            &[
+                arg(&key),
+                arg("1"),
+                arg("EX"),
+                RedisParameter::Int64(remaining_secs.max(1) as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_session(&self, user_id: u64, session_id: &str) -> Result<(), ApiError> {
+        run(
+            self.conn,
+            "SREM",
+            &[
+                arg(&keys::user_sessions(self.prefix, user_id)),
+                arg(session_id),
+            ],
+        )?;
+        Ok(())
+    }
+}
