@@ -27,7 +27,10 @@ impl<'a> Rows<'a> {
     }
 
     pub fn iter(&'a self) -> impl Iterator<Item = Row<'a>> + 'a {
-        self.set.rows.iter().map(move |values| Row { rows: self, values })
+        self.set
+            .rows
+            .iter()
+            .map(move |values| Row { rows: self, values })
     }
 
     pub fn first(&'a self) -> Option<Row<'a>> {

@@ -36,11 +36,15 @@ impl Db<'_> {
     }
 
     pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<RowSet, ApiError> {
-        self.conn.query(sql, params).map_err(|e| super::mysql::failure(&self.store, &e))
+        self.conn
+            .query(sql, params)
+            .map_err(|e| super::mysql::failure(&self.store, &e))
     }
 
     pub fn execute(&self, sql: &str, params: &[ParameterValue]) -> Result<(), ApiError> {
-        self.conn.execute(sql, params).map_err(|e| super::mysql::failure(&self.store, &e))
+        self.conn
+            .execute(sql, params)
+            .map_err(|e| super::mysql::failure(&self.store, &e))
     }
 }
 
@@ -54,7 +58,10 @@ impl Stores {
             return Ok(url.clone());
         }
         let Some(url) = config::store_url(&db.variable())? else {
-            return Err(super::internal("config", &format!("{} is not a valid URL", db.variable())));
+            return Err(super::internal(
+                "config",
+                &format!("{} is not a valid URL", db.variable()),
+            ));
         };
         self.urls.push((db, url.clone()));
         Ok(url)
@@ -65,7 +72,10 @@ impl Stores {
         let url = self.url(db)?;
         let store = Store::Mysql(db.default_name());
         let name = quoted_database(&url).ok_or_else(|| {
-            super::internal("config", &format!("{} names no usable database", db.variable()))
+            super::internal(
+                "config",
+                &format!("{} names no usable database", db.variable()),
+            )
         })?;
         let conn = self.mysql.connection(&url, &store)?;
         Ok(Db { conn, name, store })
@@ -77,7 +87,10 @@ impl Stores {
             RedisStore::Gtr => Store::RedisGtr,
         };
         let url = config::store_url(which.variable())?.ok_or_else(|| {
-            super::internal("config", &format!("{} is not a valid URL", which.variable()))
+            super::internal(
+                "config",
+                &format!("{} is not a valid URL", which.variable()),
+            )
         })?;
         self.redis.connection(&url, &store)
     }
@@ -97,9 +110,16 @@ impl Stores {
 }
 
 /// `HGETALL key` as `(field, value)` pairs; an absent key is an empty list.
-pub fn hash_fields(conn: &RedisConnection, key: &str, store: &Store) -> Result<Vec<(String, String)>, ApiError> {
+pub fn hash_fields(
+    conn: &RedisConnection,
+    key: &str,
+    store: &Store,
+) -> Result<Vec<(String, String)>, ApiError> {
     let reply = conn
-        .execute("HGETALL", &[RedisParameter::Binary(key.as_bytes().to_vec())])
+        .execute(
+            "HGETALL",
+            &[RedisParameter::Binary(key.as_bytes().to_vec())],
+        )
         .map_err(|e| super::redis::failure(store, &e))?;
     let mut fields = Vec::with_capacity(reply.len() / 2);
     let mut items = reply.into_iter();
