@@ -25,8 +25,9 @@ USAGE:
       Create missing databases and apply pending migrations (safe to run concurrently).
   solarhub seed --days N [--seed S] [--end YYYY-MM-DD]
       Write N days of deterministic demo history ending now (or at the end of local date --end).
-  solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--quiet]
-      Keep the Redis live hashes updating until SIGINT/SIGTERM (or for N seconds).
+  solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--history] [--quiet]
+      Keep the Redis live hashes updating until SIGINT/SIGTERM (or for N seconds);
+      --history also appends the MySQL history rows (10 s / 60 s).
   solarhub user create --username U --email E [--full-name N] --role admin|operator|viewer
       Create a user; password from SOLARHUB_USER_PASSWORD or a no-echo prompt (>= 12 characters).
   solarhub status
@@ -119,8 +120,8 @@ async fn dispatch(argv: &[String]) -> Result<()> {
                 .map(|_| ())
         }
         "simulate" => {
-            let a = usage(Args::parse(rest, &["quiet"]))?;
-            usage(a.only(&["interval-ms", "for-seconds", "seed", "quiet"]))?;
+            let a = usage(Args::parse(rest, &["quiet", "history"]))?;
+            usage(a.only(&["interval-ms", "for-seconds", "seed", "quiet", "history"]))?;
             let opts = simulate::SimOptions {
                 interval_ms: usage(a.parse_or("interval-ms", 1000u64))?,
                 for_seconds: match a.get("for-seconds") {
@@ -132,6 +133,7 @@ async fn dispatch(argv: &[String]) -> Result<()> {
                     Some(_) => Some(usage(a.parse_or("seed", 0u64))?),
                 },
                 quiet: a.flag("quiet"),
+                history: a.flag("history"),
             };
             let cfg = Config::from_env()?;
             simulate::run(&cfg, &opts).await.map(|_| ())

@@ -298,7 +298,7 @@ fn is_active(a: &PlannedAlert, ts: i64) -> bool {
 }
 
 /// One table being filled: a growing multi-row INSERT.
-struct TableBuf {
+pub(crate) struct TableBuf {
     db: Database,
     table: &'static str,
     header: String,
@@ -308,9 +308,9 @@ struct TableBuf {
 }
 
 impl TableBuf {
-    fn new(cfg: &Config, db: Database, table: &'static str, cols: &[&str]) -> TableBuf {
+    fn new(cfg: &Config, verb: &str, db: Database, table: &'static str, cols: &[&str]) -> TableBuf {
         let header = format!(
-            "INSERT INTO {} ({}) VALUES ",
+            "{verb} INTO {} ({}) VALUES ",
             cfg.qualified(db, table),
             cols.iter()
                 .map(|c| format!("`{c}`"))
@@ -349,6 +349,15 @@ impl TableBuf {
     fn take(&mut self) -> String {
         self.rows = 0;
         std::mem::replace(&mut self.sql, String::with_capacity(BATCH_ROWS * 160))
+    }
+
+    pub(crate) fn db(&self) -> Database {
+        self.db
+    }
+
+    /// The pending statement, if any rows are waiting.
+    pub(crate) fn drain(&mut self) -> Option<(Database, String)> {
+        (self.rows > 0).then(|| (self.db, self.take()))
     }
 }
 
@@ -478,7 +487,7 @@ pub async fn run(cfg: &Config, opts: &SeedOptions) -> Result<SeedReport> {
     let seed = opts.seed;
     let gen_events = events.clone();
     let gen_alerts = alerts.clone();
-    let bufs = table_bufs(cfg);
+    let bufs = table_bufs(cfg, "INSERT");
     let generator = std::thread::spawn(move || {
         generate(
             seed,
@@ -564,31 +573,36 @@ pub async fn run(cfg: &Config, opts: &SeedOptions) -> Result<SeedReport> {
     Ok(report)
 }
 
-fn table_bufs(cfg: &Config) -> Vec<TableBuf> {
+/// The time-series tables in [`write_snapshot`]'s order. `verb`: `INSERT` or `INSERT IGNORE`.
+pub(crate) fn table_bufs(cfg: &Config, verb: &str) -> Vec<TableBuf> {
     let meter_cols = cols_with_ts(&METER_FIELDS, &["kwh_import", "kwh_export"]);
     let mut v = vec![
         TableBuf::new(
             cfg,
+            verb,
             Database::Pcs,
             pcs::PCS0_DATA,
             &cols_with_ts(&PCS_FIELDS, &[]),
         ),
         TableBuf::new(
             cfg,
+            verb,
             Database::Pcs,
             pcs::PCS1_DATA,
             &cols_with_ts(&PCS_FIELDS, &[]),
         ),
-        TableBuf::new(cfg, Database::Meter, meter::MMAIN, &meter_cols),
-        TableBuf::new(cfg, Database::Meter, meter::MAUX, &meter_cols),
+        TableBuf::new(cfg, verb, Database::Meter, meter::MMAIN, &meter_cols),
+        TableBuf::new(cfg, verb, Database::Meter, meter::MAUX, &meter_cols),
         TableBuf::new(
             cfg,
+            verb,
             Database::BaseLine,
             baseline::BASE_LINE,
             &["ts", "freq"],
         ),
         TableBuf::new(
             cfg,
+            verb,
             Database::Inverter,
             inverter::INVERTER_1,
             &cols_with_ts(&INVERTER_FIELDS, &[]),
@@ -597,6 +611,7 @@ fn table_bufs(cfg: &Config) -> Vec<TableBuf> {
     for n in 1..=RACK_COUNT {
         v.push(TableBuf::new(
             cfg,
+            verb,
             Database::Bess(n),
             bess::RACK_DATA,
             &cols_with_ts(&RACK_FIELDS, &[]),
@@ -675,8 +690,8 @@ fn generate(
         ts += FAST_STEP;
     }
     for b in bufs.iter_mut() {
-        if b.rows > 0 {
-            send(b.db, b.take())?;
+        if let Some((db, sql)) = b.drain() {
+            send(db, sql)?;
         }
     }
     Ok(Generated {
@@ -685,7 +700,7 @@ fn generate(
     })
 }
 
-fn write_snapshot(
+pub(crate) fn write_snapshot(
     snap: &Snapshot,
     minute: bool,
     bufs: &mut [TableBuf],

@@ -1,5 +1,7 @@
-//! `solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S]`: keeps the Redis live
-//! hashes updating until stopped (SIGINT/SIGTERM) or for N seconds.
+//! `solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--history]`: keeps the
+//! Redis live hashes updating until stopped (SIGINT/SIGTERM) or for N seconds. With `--history`
+//! it also appends the MySQL history rows (10 s / 60 s, `INSERT IGNORE`), so the history keeps
+//! growing behind the live values.
 //!
 //! Main Redis: `meter:MMAIN`, `meter:MAUX`, `inverter:1`; GTR Redis: `bess:1..12`, `pcs:0..1`
 //! (see `shared::schema`). The model starts from the newest SOC of each rack and the inverter's
@@ -23,6 +25,56 @@ pub struct SimOptions {
     pub for_seconds: Option<u64>,
     pub seed: Option<u64>,
     pub quiet: bool,
+    pub history: bool,
+}
+
+/// Appends the simulated rows to MySQL at the history resolution.
+struct HistoryWriter {
+    conns: Vec<mysql_async::Conn>,
+    bufs: Vec<crate::seed::TableBuf>,
+    servers: Vec<usize>,
+    last_fast: i64,
+    last_slow: i64,
+    rows: u64,
+}
+
+impl HistoryWriter {
+    async fn open(cfg: &Config) -> Result<HistoryWriter> {
+        let mut conns = crate::db::connect_all(cfg).await?;
+        crate::migrate::require_current(cfg, &mut conns).await?;
+        let bufs = crate::seed::table_bufs(cfg, "INSERT IGNORE");
+        let servers = bufs.iter().map(|b| cfg.target(b.db()).server).collect();
+        Ok(HistoryWriter {
+            conns,
+            bufs,
+            servers,
+            last_fast: i64::MIN,
+            last_slow: i64::MIN,
+            rows: 0,
+        })
+    }
+
+    /// Writes the rows of the 10 s (and 60 s) slot `snap` falls in, once per slot.
+    async fn write(&mut self, snap: &Snapshot) -> Result<()> {
+        let fast = snap.ts.div_euclid(crate::seed::FAST_STEP) * crate::seed::FAST_STEP;
+        if fast == self.last_fast {
+            return Ok(());
+        }
+        let slow = snap.ts.div_euclid(crate::seed::SLOW_STEP) * crate::seed::SLOW_STEP;
+        let minute = slow != self.last_slow;
+        self.last_fast = fast;
+        self.last_slow = slow;
+        let mut row = snap.clone();
+        row.ts = if minute { slow } else { fast };
+        crate::seed::write_snapshot(&row, minute, &mut self.bufs, &mut |_, _| Ok(()))?;
+        for (i, b) in self.bufs.iter_mut().enumerate() {
+            if let Some((_, sql)) = b.drain() {
+                self.conns[self.servers[i]].query_drop(sql).await?;
+                self.rows += 1;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the live model continues from.
@@ -208,6 +260,11 @@ pub async fn run(cfg: &Config, opts: &SimOptions) -> Result<u64> {
                 History::default()
             }
         };
+    let mut writer = if opts.history {
+        Some(HistoryWriter::open(cfg).await?)
+    } else {
+        None
+    };
     let mut main = redis_conn(&cfg.redis_main, "main").await?;
     let mut gtr = redis_conn(&cfg.redis_gtr, "GTR").await?;
     let seed = opts.seed.unwrap_or_else(|| now_unix() as u64);
@@ -258,6 +315,15 @@ pub async fn run(cfg: &Config, opts: &SimOptions) -> Result<u64> {
         };
         let snap = model.step(now, dt, &input);
         publish(&mut main, &mut gtr, &cfg.redis_prefix, &snap).await?;
+        if let Some(w) = writer.as_mut() {
+            if let Err(e) = w.write(&snap).await {
+                eprintln!(
+                    "warning: history writing stopped: {}",
+                    redact(&format!("{e:#}"))
+                );
+                writer = None;
+            }
+        }
         updates += 1;
         if !opts.quiet && updates % 60 == 1 {
             println!(
@@ -277,8 +343,12 @@ pub async fn run(cfg: &Config, opts: &SimOptions) -> Result<u64> {
     }
     if !opts.quiet {
         println!(
-            "stopped after {updates} update(s) in {:.1} s",
-            started.elapsed().as_secs_f64()
+            "stopped after {updates} update(s) in {:.1} s{}",
+            started.elapsed().as_secs_f64(),
+            writer.map_or(String::new(), |w| format!(
+                ", {} history row(s) written",
+                w.rows
+            ))
         );
     }
     Ok(updates)

@@ -59,6 +59,17 @@ fn live_hashes_update_every_second() {
         ),
     );
 
+    let counts = |c: &mut mysql_async::Conn| -> (u64, u64) {
+        env.query_one(
+            c,
+            &format!(
+                "SELECT (SELECT COUNT(*) FROM `{p}PCS`.pcs1_data), (SELECT COUNT(*) FROM `{p}BESS12`.rack_data)",
+                p = env.prefix
+            ),
+        )
+    };
+    let before = counts(&mut c);
+
     let child = env
         .cmd(&[
             "simulate",
@@ -68,6 +79,7 @@ fn live_hashes_update_every_second() {
             "5",
             "--seed",
             "1",
+            "--history",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -127,6 +139,13 @@ fn live_hashes_update_every_second() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no summary: {stdout}"));
     assert!((4..=6).contains(&updates), "{updates} updates in 5 s");
+    // --history appended rows behind the live values.
+    assert!(stdout.contains("history row(s) written"), "{stdout}");
+    let after = counts(&mut c);
+    assert!(
+        after.0 > before.0 && after.1 > before.1,
+        "{before:?} -> {after:?}"
+    );
 }
 
 #[test]
