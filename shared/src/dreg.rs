@@ -126,7 +126,78 @@ pub struct Execution {
     pub factor: f64,
 }
 
+/// Spin variable names of the parameters read by [`DregParams::from_lookup`].
+pub mod variables {
+    pub const NOMINAL_HZ: &str = "grid_nominal_hz";
+    pub const DREG_DEAD_BAND_HZ: &str = "dreg_dead_band_hz";
+    pub const DREG_FULL_RESPONSE_HZ: &str = "dreg_full_response_hz";
+    pub const EDREG_DEAD_BAND_HZ: &str = "edreg_dead_band_hz";
+    pub const EDREG_FULL_RESPONSE_HZ: &str = "edreg_full_response_hz";
+    pub const TOLERANCE_FRACTION: &str = "dreg_tolerance_fraction";
+    pub const SAMPLE_INTERVAL_S: &str = "dreg_sample_interval_s";
+    /// `min_rate:factor` pairs, highest first: `0.95:1.0,0.85:0.7,0.70:0.5`.
+    pub const FACTOR_STEPS: &str = "dreg_factor_steps";
+    pub const ALL: [&str; 8] = [
+        NOMINAL_HZ,
+        DREG_DEAD_BAND_HZ,
+        DREG_FULL_RESPONSE_HZ,
+        EDREG_DEAD_BAND_HZ,
+        EDREG_FULL_RESPONSE_HZ,
+        TOLERANCE_FRACTION,
+        SAMPLE_INTERVAL_S,
+        FACTOR_STEPS,
+    ];
+}
+
 impl DregParams {
+    /// The defaults overridden by whichever variables `lookup` returns (empty values are
+    /// ignored), validated. `lookup` is e.g. Spin's `variables::get` with errors mapped to `None`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<DregParams, String> {
+        use variables as v;
+        let mut p = DregParams::default();
+        let get = |name: &str| lookup(name).filter(|s| !s.trim().is_empty());
+        let num = |name: &str, slot: &mut f64| -> Result<(), String> {
+            if let Some(s) = get(name) {
+                *slot = s
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("{name}: not a number: {s:?}"))?;
+            }
+            Ok(())
+        };
+        num(v::NOMINAL_HZ, &mut p.nominal_hz)?;
+        num(v::DREG_DEAD_BAND_HZ, &mut p.dreg.dead_band_hz)?;
+        num(v::DREG_FULL_RESPONSE_HZ, &mut p.dreg.full_response_hz)?;
+        num(v::EDREG_DEAD_BAND_HZ, &mut p.edreg.dead_band_hz)?;
+        num(v::EDREG_FULL_RESPONSE_HZ, &mut p.edreg.full_response_hz)?;
+        num(v::TOLERANCE_FRACTION, &mut p.tolerance_fraction)?;
+        if let Some(s) = get(v::SAMPLE_INTERVAL_S) {
+            p.sample_interval_s = s.trim().parse().map_err(|_| {
+                format!(
+                    "{}: not a whole number of seconds: {s:?}",
+                    v::SAMPLE_INTERVAL_S
+                )
+            })?;
+        }
+        if let Some(s) = get(v::FACTOR_STEPS) {
+            p.factor_steps = s
+                .split(',')
+                .map(|pair| {
+                    let (r, f) = pair.trim().split_once(':')?;
+                    Some(FactorStep {
+                        min_rate: r.trim().parse().ok()?,
+                        factor: f.trim().parse().ok()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("{}: expected rate:factor,...: {s:?}", v::FACTOR_STEPS))?;
+        }
+        p.validate()?;
+        Ok(p)
+    }
+
     /// Checks the parameters make sense (positive, ordered thresholds).
     pub fn validate(&self) -> Result<(), String> {
         for (name, c) in [("dreg", self.dreg), ("edreg", self.edreg)] {
@@ -371,6 +442,43 @@ mod tests {
         let mut bad = p();
         bad.factor_steps.reverse();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn parameters_from_variables() {
+        use std::collections::HashMap;
+        let none = DregParams::from_lookup(|_| None).unwrap();
+        assert_eq!(none, DregParams::default());
+        let vars: HashMap<&str, &str> = [
+            (variables::DREG_DEAD_BAND_HZ, "0.03"),
+            (variables::TOLERANCE_FRACTION, " 0.05 "),
+            (variables::SAMPLE_INTERVAL_S, "5"),
+            (variables::FACTOR_STEPS, "0.9:1, 0.6:0.4"),
+            (variables::NOMINAL_HZ, ""),
+        ]
+        .into_iter()
+        .collect();
+        let p = DregParams::from_lookup(|k| vars.get(k).map(|s| s.to_string())).unwrap();
+        assert_eq!(p.dreg.dead_band_hz, 0.03);
+        assert_eq!(p.tolerance_fraction, 0.05);
+        assert_eq!(p.sample_interval_s, 5);
+        assert_eq!(p.nominal_hz, 60.0);
+        assert_eq!(p.performance_factor(0.91), 1.0);
+        assert_eq!(p.performance_factor(0.7), 0.4);
+        assert_eq!(p.performance_factor(0.5), 0.0);
+        for (k, bad) in [
+            (variables::DREG_FULL_RESPONSE_HZ, "0.01"), // below the dead band
+            (variables::TOLERANCE_FRACTION, "x"),
+            (variables::SAMPLE_INTERVAL_S, "1.5"),
+            (variables::FACTOR_STEPS, "0.7:0.5,0.9:1"),
+            (variables::FACTOR_STEPS, "0.9"),
+            (variables::NOMINAL_HZ, "inf"),
+        ] {
+            assert!(
+                DregParams::from_lookup(|name| (name == k).then(|| bad.to_string())).is_err(),
+                "{k}={bad}"
+            );
+        }
     }
 
     #[test]

@@ -133,10 +133,11 @@ impl MigrationGroup {
     }
 }
 
-/// FNV-1a 64-bit checksum of `text`, as 16 lower-case hex digits.
+/// FNV-1a 64-bit checksum of `text`, as 16 lower-case hex digits. Carriage returns are
+/// skipped, so a checkout with CRLF line endings has the same checksums as one with LF.
 pub fn checksum(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
+    for b in text.bytes().filter(|b| *b != b'\r') {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -276,6 +277,7 @@ mod tests {
         assert_eq!(checksum(""), "cbf29ce484222325");
         assert_eq!(checksum("a"), "af63dc4c8601ec8c");
         assert_ne!(checksum("CREATE TABLE a"), checksum("CREATE TABLE b"));
+        assert_eq!(checksum("A;\r\nB;\r\n"), checksum("A;\nB;\n"));
     }
 
     #[test]
