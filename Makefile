@@ -3,7 +3,7 @@
 
 COMPONENTS := solarhub-system solarhub-auth-guard solarhub-auth solarhub-admin
 FIXTURES   := solarhub-fixture-probe solarhub-fixture-greeter
-NATIVE     := -p solarhub-shared -p solarhub-host -p solarhub-cli
+NATIVE     := -p solarhub-shared -p solarhub-host -p solarhub-cli -p solarhub-admin
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 HOST       := $(TARGET_DIR)/release/solarhub-host
 CLI        := $(TARGET_DIR)/release/solarhub

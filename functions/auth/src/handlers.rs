@@ -82,14 +82,17 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
         let db = stores.db(Database::Ess)?;
         users::find(&db, UserKey::Username(&username))?
     };
+    let legacy_salt = config::var("legacy_password_salt")?;
+    let legacy_salt = (!legacy_salt.is_empty()).then_some(legacy_salt.as_str());
     let verified = match &user {
-        Some(u) => password::verify_password(&password, &u.password_hash).unwrap_or_else(|e| {
-            eprintln!("login: stored hash of user {} unusable: {e}", u.id);
-            false
-        }),
+        Some(u) => password::verify_password_with(&password, &u.password_hash, legacy_salt)
+            .unwrap_or_else(|e| {
+                eprintln!("login: stored hash of user {} unusable: {e}", u.id);
+                false
+            }),
         None => {
             // Spend the same work as a real verification so timing does not reveal unknown users.
-            let _ = password::hash_password(&password);
+            let _ = password::rehash_password(&password);
             false
         }
     };
@@ -107,7 +110,9 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
     }
 
     let new_hash = if password::needs_rehash(&user.password_hash) {
-        match password::hash_password(&password) {
+        // Not hash_password: a migrated password that fails today's strength rules must still be
+        // moved to the current scheme (the user changes it through the admin).
+        match password::rehash_password(&password) {
             Ok(h) => Some(h),
             Err(e) => {
                 eprintln!(
@@ -237,9 +242,9 @@ pub fn me(req: &Request) -> Result<Response, ApiError> {
     let offset = site_offset()?;
     let db = stores.db(Database::Ess)?;
     match users::find(&db, UserKey::Id(caller.user_id))? {
-        Some(user) => Ok(respond::json(200, &user.view(offset))),
-        // A valid token for a deleted user: the account is gone, the token must not work.
-        None => Err(ApiError::Unauthorized(AuthFailure::Revoked)),
+        Some(user) if user.active => Ok(respond::json(200, &user.view(offset))),
+        // A valid token of a deleted or deactivated account must not work.
+        _ => Err(ApiError::Unauthorized(AuthFailure::Revoked)),
     }
 }
 

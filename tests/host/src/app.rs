@@ -76,7 +76,7 @@ impl App {
         sources.push(Source::builtin_env());
         let app_vars = AppVariables::resolve(&manifest.variables, &Provider::new(sources))?;
 
-        let engine = new_engine()?;
+        let engine = new_engine(options.max_instance_memory)?;
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -193,10 +193,27 @@ impl Drop for App {
     }
 }
 
-fn new_engine() -> Result<Engine> {
+/// Concurrent instances the pooling allocator reserves room for (each request holds one).
+const POOLED_INSTANCES: u32 = 256;
+
+fn new_engine(max_instance_memory: usize) -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // Like Spin: pre-reserved slots for instances, memories, tables and fiber stacks make a fresh
+    // instance per request cheap (no mmap/munmap per request).
+    let mut pooling = wasmtime::PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(POOLED_INSTANCES)
+        .total_core_instances(POOLED_INSTANCES * 8)
+        .total_memories(POOLED_INSTANCES * 4)
+        .total_tables(POOLED_INSTANCES * 4)
+        .total_stacks(POOLED_INSTANCES)
+        .max_core_instances_per_component(16)
+        .max_memories_per_component(8)
+        .max_tables_per_component(8)
+        .max_memory_size(max_instance_memory);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     Ok(Engine::new(&config)?)
 }
 

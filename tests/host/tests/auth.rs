@@ -203,6 +203,56 @@ async fn bad_logins_get_one_generic_answer_and_bad_input_422() {
 }
 
 #[tokio::test]
+async fn legacy_flask_hashes_log_in_and_are_moved_to_argon2id() {
+    let site = Site::new("auth_legacy", &[Database::Ess]).await;
+    // passlib pbkdf2-sha512 and bcrypt hashes of PASSWORD, as the Flask app stored them.
+    let pbkdf2 = "$pbkdf2-sha512$25000$vdfa23uvVepdK6VUqhWiFA$xbIZxvQJO.5UOSjNgrDQxo1T0izKnp10Ug8TnIU7JX.lCXlRE/8mfEvlo/7NCr3Fns.x5qaxzuFAbh5OwFYZaA";
+    let bcrypt = "$2b$05$R3i8Lhr315EaefSQqjxH8u0pSpozoEGNnMD7KHlaB5BHJStYRnZNm";
+    // Flask-Security's pre-hashed form (HMAC with SECURITY_PASSWORD_SALT), password below.
+    let salted = "$pbkdf2-sha512$2000$1fof43yvdQ6B0DpH6B0DwA$cZkOI3JcmqtEjEQDg5KX1J3d76oTsLZpUIPsGxLXO4zXj3gwqTG5NCrAEZLZaveIqxJ8zHHOgPUIHPH7.g.8aA";
+    let ids = [
+        site.add_user_with_hash("old_pbkdf2", pbkdf2, &["viewer"], true)
+            .await,
+        site.add_user_with_hash("old_bcrypt", bcrypt, &["viewer"], true)
+            .await,
+        site.add_user_with_hash("old_salted", salted, &["viewer"], true)
+            .await,
+    ];
+    let host = start(&site, &[("legacy_password_salt", "fs-legacy-salt-2019")]).await;
+
+    assert_401(
+        &login(&host, "old_pbkdf2", "correct horse battery stapl").await,
+        "Incorrect username or password",
+    );
+    assert_eq!(
+        site.password_hash(ids[0]).await,
+        pbkdf2,
+        "a failed login changes nothing"
+    );
+    for (username, password, id) in [
+        ("old_pbkdf2", PASSWORD, ids[0]),
+        ("old_bcrypt", PASSWORD, ids[1]),
+        ("old_salted", "solar panel password", ids[2]),
+    ] {
+        let first = login(&host, username, password).await;
+        assert_eq!(first.status, 200, "{username}: {}", first.text());
+        let stored = site.password_hash(id).await;
+        assert!(
+            stored.starts_with("$argon2id$"),
+            "{username} was re-hashed: {stored}"
+        );
+        assert_eq!(
+            login(&host, username, password).await.status,
+            200,
+            "{username} logs in with the new hash"
+        );
+        assert_eq!(site.password_hash(id).await, stored, "no second re-hash");
+    }
+    host.stop().await.unwrap();
+    site.cleanup().await;
+}
+
+#[tokio::test]
 async fn an_inactive_user_cannot_log_in() {
     let site = Site::new("auth_inactive", &[Database::Ess]).await;
     let hash = solarhub_shared::password::hash_password(PASSWORD).unwrap();

@@ -57,9 +57,14 @@ impl TestDatabases {
     }
 
     async fn drop_all(self) {
-        for db in Database::ALL {
-            self.drop_one(db).await;
-        }
+        drop(self);
+    }
+}
+
+impl Drop for TestDatabases {
+    fn drop(&mut self) {
+        let names = Database::ALL.iter().map(|db| self.name(*db)).collect();
+        common::remove_test_stores(names, String::new());
     }
 }
 

@@ -38,3 +38,43 @@ pub async fn start(options: HostOptions) -> RunningHost {
         .await
         .expect("host starts")
 }
+
+/// Drops the named databases and deletes the Redis keys under `redis_prefix`. Runs on its own
+/// thread and runtime so it can be called from `Drop`, even while a test's runtime is unwinding.
+pub fn remove_test_stores(databases: Vec<String>, redis_prefix: String) {
+    let work = move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use mysql_async::prelude::Queryable;
+            if let Ok(mut conn) = mysql_async::Conn::from_url(site::MYSQL).await {
+                for name in &databases {
+                    let _ = conn
+                        .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .await;
+                }
+                let _ = conn.disconnect().await;
+            }
+            if redis_prefix.is_empty() {
+                return;
+            }
+            if let Ok(client) = redis::Client::open(site::REDIS) {
+                if let Ok(mut redis) = client.get_multiplexed_async_connection().await {
+                    let pattern = format!("{redis_prefix}*");
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(pattern)
+                        .query_async(&mut redis)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: Result<i64, _> =
+                            redis::cmd("DEL").arg(keys).query_async(&mut redis).await;
+                    }
+                }
+            }
+        });
+    };
+    let _ = std::thread::spawn(work).join();
+}

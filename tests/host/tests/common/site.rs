@@ -110,27 +110,16 @@ impl Site {
         hash.unwrap()
     }
 
+    /// Removes what this site created. Dropping the site does the same, so a failing test
+    /// leaves nothing behind either.
     pub async fn cleanup(self) {
-        let mut conn = mysql_async::Conn::from_url(MYSQL).await.unwrap();
-        for db in &self.created {
-            conn.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.db_name(*db)))
-                .await
-                .unwrap();
-        }
-        conn.disconnect().await.unwrap();
-        let client = redis::Client::open(REDIS).unwrap();
-        let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            let _: i64 = redis::cmd("DEL")
-                .arg(keys)
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-        }
+        drop(self);
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let names: Vec<String> = self.created.iter().map(|db| self.db_name(*db)).collect();
+        super::remove_test_stores(names, self.prefix.clone());
     }
 }
