@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
-# `make up`: prepares the local stores and serves the app, with real `spin up` when a Spin >= 3.5
-# is installed, else with the local host (tests/host).
+# `make up`: prepares the local stores and serves the app on $3 — with real `spin up` when a
+# Spin >= 3.5 is installed, else with the local host (tests/host) — and keeps the live values
+# moving with the simulator until you stop it (Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 host=$1 cli=$2 listen=$3
 
-"$cli" migrate
-if "$cli" status --quiet-if-seeded 2>/dev/null; then
-  echo "History present: not seeding (run \`$cli seed --days 7\` to regenerate)."
-else
-  "$cli" seed --days 7
+# The JWT secret is a required variable with no default: generate one for this checkout, once,
+# into .env (git-ignored), where runtime-config.toml's env provider reads it.
+if [ -z "${SPIN_VARIABLE_JWT_SECRET:-}" ] && ! grep -q '^SPIN_VARIABLE_JWT_SECRET=' .env 2>/dev/null; then
+  echo "SPIN_VARIABLE_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')" >> .env
+  chmod 600 .env
+  echo "Generated a JWT secret in .env"
 fi
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
 
-"$cli" simulate &
+"$cli" migrate
+"$cli" seed --days 7 --if-empty
+
+"$cli" simulate --quiet --history &
 simulator=$!
-trap 'kill $simulator 2>/dev/null || true' EXIT
+trap 'kill $simulator 2>/dev/null || true' EXIT INT TERM
 
-spin_ok() {
+spin_version() {
   command -v spin >/dev/null 2>&1 || return 1
-  local v; v=$(spin --version 2>/dev/null | awk '{print $2}')
-  [ -n "$v" ] || return 1
-  [ "$(printf '3.5.0\n%s\n' "$v" | sort -V | head -n1)" = 3.5.0 ]
+  spin --version 2>/dev/null | awk '{print $2}'
 }
-
-if spin_ok; then
-  echo "Using $(spin --version)"
+v=$(spin_version || true)
+if [ -n "$v" ] && [ "$(printf '3.5.0\n%s\n' "$v" | sort -V | head -n1)" = 3.5.0 ]; then
+  echo "Using spin $v"
   spin up --listen "$listen" --runtime-config-file runtime-config.toml
 else
   "$host" up --listen "$listen" --runtime-config-file runtime-config.toml

@@ -23,7 +23,7 @@ solarhub — SolarHub data layer
 USAGE:
   solarhub migrate [--quiet]
       Create missing databases and apply pending migrations (safe to run concurrently).
-  solarhub seed --days N [--seed S] [--end YYYY-MM-DD]
+  solarhub seed --days N [--seed S] [--end YYYY-MM-DD] [--if-empty]
       Write N days of deterministic demo history ending now (or at the end of local date --end).
   solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--history] [--quiet]
       Keep the Redis live hashes updating until SIGINT/SIGTERM (or for N seconds);
@@ -100,8 +100,8 @@ async fn dispatch(argv: &[String]) -> Result<()> {
             migrate::run(&cfg, a.flag("quiet")).await.map(|_| ())
         }
         "seed" => {
-            let a = usage(Args::parse(rest, &[]))?;
-            usage(a.only(&["days", "seed", "end"]))?;
+            let a = usage(Args::parse(rest, &["if-empty"]))?;
+            usage(a.only(&["days", "seed", "end", "if-empty"]))?;
             let days = usage(a.required("days").map(str::to_string))?;
             let days: u32 = usage(
                 days.parse()
@@ -115,6 +115,10 @@ async fn dispatch(argv: &[String]) -> Result<()> {
                 }))?),
             };
             let cfg = Config::from_env()?;
+            if a.flag("if-empty") && seed::has_history(&cfg).await? {
+                println!("history present: not seeding");
+                return Ok(());
+            }
             seed::run(&cfg, &seed::SeedOptions { days, seed, end })
                 .await
                 .map(|_| ())

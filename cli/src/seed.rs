@@ -386,6 +386,19 @@ struct Generated {
     scores: Vec<EventScore>,
 }
 
+/// Whether the site already has history (any PCS row): `seed --if-empty` leaves such a site alone.
+pub async fn has_history(cfg: &Config) -> Result<bool> {
+    let target = cfg.target(Database::Pcs);
+    let mut conn = mysql_async::Conn::new(cfg.servers[target.server].opts.clone()).await?;
+    let sql = format!(
+        "SELECT EXISTS(SELECT 1 FROM {} LIMIT 1)",
+        cfg.qualified(Database::Pcs, solarhub_shared::schema::pcs::PCS0_DATA)
+    );
+    let present: Option<i64> = conn.query_first(sql).await?;
+    conn.disconnect().await?;
+    Ok(present == Some(1))
+}
+
 pub async fn run(cfg: &Config, opts: &SeedOptions) -> Result<SeedReport> {
     let started = Instant::now();
     let offset = cfg.site_offset;
