@@ -8,6 +8,7 @@ pub mod dreg;
 pub mod error;
 pub mod forms;
 pub mod health;
+pub mod live;
 pub mod password;
 pub mod schema;
 pub mod store_url;

@@ -12,6 +12,7 @@ pub mod redis;
 pub mod respond;
 pub mod rows;
 pub mod stores;
+pub mod telemetry;
 pub mod users;
 
 /// A short random id tying a client-visible 500 to its log line.

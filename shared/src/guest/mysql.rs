@@ -49,7 +49,9 @@ impl MysqlSessions {
 /// statement, a conversion) is our bug and a 500. Either way the cause is logged, redacted.
 pub fn failure(store: &Store, err: &Error) -> ApiError {
     match err {
-        Error::ConnectionFailed(msg) => {
+        Error::ConnectionFailed(msg) | Error::QueryFailed(msg) | Error::Other(msg)
+            if matches!(err, Error::ConnectionFailed(_)) || store_side(msg) =>
+        {
             eprintln!(
                 "store {} unreachable: {}",
                 store.label(),
@@ -59,6 +61,18 @@ pub fn failure(store: &Store, err: &Error) -> ApiError {
         }
         other => super::internal(&format!("mysql {}", store.label()), &format_error(other)),
     }
+}
+
+/// Whether a failed statement failed because of the store rather than the statement: the
+/// connection dropped (mysql_async I/O or driver errors, server codes 2006/2013), or the database
+/// or table is not there (1049/1146: not migrated, or dropped). Spin reports these as the Debug text
+/// of mysql_async's error, which is what is matched.
+fn store_side(msg: &str) -> bool {
+    msg.starts_with("Io(")
+        || msg.starts_with("Driver(ConnectionClosed")
+        || ["code: 1049,", "code: 1146,", "code: 2006,", "code: 2013,"]
+            .iter()
+            .any(|c| msg.contains(c))
 }
 
 fn format_error(err: &Error) -> String {

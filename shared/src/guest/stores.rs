@@ -139,3 +139,18 @@ fn text(r: RedisResult) -> Option<String> {
         RedisResult::Nil => None,
     }
 }
+
+/// The live hash at `key` (prefix included) with its staleness judged now; `None` when absent.
+pub fn live_values(
+    conn: &RedisConnection,
+    key: &str,
+    store: &Store,
+    stale_after_secs: i64,
+) -> Result<Option<crate::live::LiveValues>, ApiError> {
+    let fields = hash_fields(conn, key, store)?;
+    Ok(crate::live::LiveValues::from_fields(
+        fields,
+        crate::time::now_unix(),
+        stale_after_secs,
+    ))
+}

@@ -275,3 +275,99 @@ async fn compiled_components_are_cached_between_loads() {
     assert!(app.components.contains_key("probe"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The shared store-access layer, compiled into the probe, reads back exactly what was written to
+/// a real rack database and a real Redis hash, and judges staleness.
+#[tokio::test]
+async fn store_access_reads_what_was_written() {
+    use mysql_async::prelude::Queryable;
+    let site = common::site::Site::new(
+        "store_access",
+        &[solarhub_shared::schema::Database::Bess(3)],
+    )
+    .await;
+    let bess3 = site.db_name(solarhub_shared::schema::Database::Bess(3));
+    let mut conn = mysql_async::Conn::from_url(format!("{}/{bess3}", common::site::MYSQL))
+        .await
+        .unwrap();
+    conn.query_drop(
+        "INSERT INTO rack_data (ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, \
+         cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count) VALUES \
+         ('2026-11-22 01:00:00', 'charging', 40.5, 98.0, 800.0, -50.0, -40.0, 3350, 3310, 31.0, 24.0, 27.5, 0), \
+         ('2026-11-22 01:01:00', 'discharging', 41.25, 97.5, 801.5, 60.5, 48.5, 3361, 3302, 32.5, 24.5, 28.0, 2)",
+    )
+    .await
+    .unwrap();
+    conn.disconnect().await.unwrap();
+
+    let client = redis::Client::open(common::site::REDIS).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let fresh_key = format!("{}bess:3", site.prefix);
+    let old_key = format!("{}bess:4", site.prefix);
+    let _: () = redis::cmd("HSET")
+        .arg(&fresh_key)
+        .arg("soc")
+        .arg("41.25")
+        .arg("status")
+        .arg("discharging")
+        .arg("ts")
+        .arg(now)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&old_key)
+        .arg("soc")
+        .arg("10")
+        .arg("ts")
+        .arg(now - 3600)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let db_url = format!("{}/{bess3}", common::site::MYSQL);
+    let host = fixture_host(&[
+        ("db_bess3_url", db_url),
+        ("redis_key_prefix", site.prefix.clone()),
+    ])
+    .await;
+    let rack = probe(&host, "/probe/rack/3").await;
+    let row = &rack["row"];
+    assert_eq!(
+        row["ts"], 1_795_309_260i64,
+        "2026-11-22 01:01:00 UTC, the newest row: {rack}"
+    );
+    assert_eq!(row["status"], "discharging");
+    assert_eq!(row["soc"], 41.25);
+    assert_eq!(row["cell_v_max_mv"], 3361);
+    assert_eq!(row["alarm_count"], 2);
+    assert_eq!(row["power_kw"], 48.5);
+
+    let fresh = probe(&host, "/probe/live/gtr/bess:3").await;
+    assert_eq!(fresh["present"], true, "{fresh}");
+    assert_eq!(fresh["stale"], false);
+    assert_eq!(fresh["soc"], 41.25);
+    assert_eq!(fresh["ts"], now);
+    let old = probe(&host, "/probe/live/gtr/bess:4").await;
+    assert_eq!(old["stale"], true, "an hour old: {old}");
+    let absent = probe(&host, "/probe/live/gtr/bess:5").await;
+    assert_eq!(absent["present"], false);
+    host.stop().await.unwrap();
+
+    // A database that does not exist (not migrated): the store is unavailable, named, no SQL shown.
+    let missing = fixture_host(&[(
+        "db_bess3_url",
+        format!("{}/{}nope", common::site::MYSQL, site.prefix),
+    )])
+    .await;
+    let failed = probe(&missing, "/probe/rack/3").await;
+    assert_eq!(failed["error_status"], 503, "{failed}");
+    assert_eq!(failed["error"]["store"], "mysql:BESS3");
+    assert!(!failed.to_string().contains("SELECT"));
+    missing.stop().await.unwrap();
+    site.cleanup().await;
+}
