@@ -13,6 +13,7 @@
 //!   (`WHERE ts >= ? AND ts < ? ORDER BY ts`) and "newest row" (`ORDER BY ts DESC LIMIT 1`)
 //!   are index range scans. One table (or database) per device makes the device part of the name.
 
+pub mod auth_keys;
 mod migrations;
 mod redis_keys;
 
