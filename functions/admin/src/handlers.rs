@@ -17,7 +17,7 @@ use spin_sdk::http::{Request, Response};
 use crate::query::{self, role_error};
 use crate::store::{self, NewRow, RowChanges};
 use crate::validate::{self, NewUser, UserChanges};
-use crate::{sessions, settings};
+use crate::settings;
 
 #[derive(Serialize)]
 struct UserPage {
@@ -75,7 +75,7 @@ fn end_sessions(stores: &mut Stores, user_id: u64) -> Result<(), ApiError> {
         let ttl = settings::refresh_ttl_secs()?;
         let prefix = stores.redis_prefix()?.to_owned();
         let conn = stores.redis(RedisStore::Main)?;
-        sessions::end_all(conn, &prefix, user_id, ttl)
+        solarhub_shared::guest::sessions::end_all_sessions(conn, &prefix, user_id, ttl)
     })();
     match revoked {
         Ok(_) => Ok(()),

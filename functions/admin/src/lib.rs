@@ -9,7 +9,6 @@
 
 mod handlers;
 mod query;
-mod sessions;
 mod settings;
 mod store;
 mod validate;

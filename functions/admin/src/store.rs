@@ -241,16 +241,12 @@ fn add_roles(db: &Db<'_>, items: &mut [UserView]) -> Result<(), ApiError> {
         let Some(user) = items.iter_mut().find(|u| u.id == user_id as u64) else {
             continue;
         };
-        if let Some(role) = row.str("role") {
-            if !user.roles.iter().any(|r| r == role) {
-                user.roles.push(role.to_owned());
-            }
-        }
-        if let Some(p) = row.str("permission") {
-            if !user.permissions.iter().any(|q| q == p) {
-                user.permissions.push(p.to_owned());
-            }
-        }
+        solarhub_shared::guest::users::add_grant(
+            &mut user.roles,
+            &mut user.permissions,
+            row.str("role"),
+            row.str("permission"),
+        );
     }
     for user in items {
         user.permissions.sort();

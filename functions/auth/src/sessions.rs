@@ -5,28 +5,16 @@
 
 use solarhub_shared::auth::keys;
 use solarhub_shared::error::{ApiError, Store};
-use solarhub_shared::guest::redis::failure;
+use solarhub_shared::guest::redis::{arg, int_reply as int, run as run_on};
+use solarhub_shared::guest::sessions::revoke_session;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-
-fn arg(s: &str) -> RedisParameter {
-    RedisParameter::Binary(s.as_bytes().to_vec())
-}
 
 fn run(
     conn: &Connection,
     command: &str,
     args: &[RedisParameter],
 ) -> Result<Vec<RedisResult>, ApiError> {
-    conn.execute(command, args)
-        .map_err(|e| failure(&Store::RedisMain, &e))
-}
-
-fn int(reply: &[RedisResult]) -> Option<i64> {
-    match reply.first()? {
-        RedisResult::Int64(n) => Some(*n),
-        RedisResult::Binary(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        _ => None,
-    }
+    run_on(conn, &Store::RedisMain, command, args)
 }
 
 pub struct Sessions<'a> {
@@ -132,18 +120,7 @@ impl Sessions<'_> {
     /// Ends a session: its refresh tokens stop redeeming and its access tokens stop verifying.
     /// Kept as long as any token of the family could live.
     pub fn revoke(&self, session_id: &str) -> Result<(), ApiError> {
-        let key = keys::revoked_session(self.prefix, session_id);
-        run(
-            self.conn,
-            "SET",
-            &[
-                arg(&key),
-                arg("1"),
-                arg("EX"),
-                RedisParameter::Int64(self.refresh_ttl_secs as i64),
-            ],
-        )?;
-        Ok(())
+        revoke_session(self.conn, self.prefix, session_id, self.refresh_ttl_secs)
     }
 
     /// Revokes one access token id until it would have expired anyway.

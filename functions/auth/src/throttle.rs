@@ -3,7 +3,7 @@
 
 use solarhub_shared::auth::keys;
 use solarhub_shared::error::{ApiError, Store};
-use solarhub_shared::guest::redis::failure;
+use solarhub_shared::guest::redis::{arg, run};
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
 use crate::settings::Settings;
@@ -13,10 +13,6 @@ pub struct Throttle<'a> {
     user_key: String,
     address_key: String,
     settings: &'a Settings,
-}
-
-fn arg(s: &str) -> RedisParameter {
-    RedisParameter::Binary(s.as_bytes().to_vec())
 }
 
 fn count(r: Option<&RedisResult>) -> i64 {
@@ -47,9 +43,7 @@ impl<'a> Throttle<'a> {
     }
 
     fn exec(&self, command: &str, args: &[RedisParameter]) -> Result<Vec<RedisResult>, ApiError> {
-        self.conn
-            .execute(command, args)
-            .map_err(|e| failure(&Store::RedisMain, &e))
+        run(self.conn, &Store::RedisMain, command, args)
     }
 
     /// Refuses the attempt when either counter is at its limit; otherwise counts it against the

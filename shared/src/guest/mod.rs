@@ -11,6 +11,7 @@ pub mod mysql;
 pub mod redis;
 pub mod respond;
 pub mod rows;
+pub mod sessions;
 pub mod stores;
 pub mod telemetry;
 pub mod users;

@@ -63,3 +63,27 @@ pub fn failure(store: &Store, err: &Error) -> ApiError {
     eprintln!("store {} failed: {cause}", store.label());
     ApiError::StoreUnavailable(store.clone())
 }
+
+/// A text argument of a Redis command.
+pub fn arg(s: &str) -> spin_sdk::redis::RedisParameter {
+    spin_sdk::redis::RedisParameter::Binary(s.as_bytes().to_vec())
+}
+
+/// Runs one command on `store`, mapping a failure to the 503 naming it.
+pub fn run(
+    conn: &Connection,
+    store: &Store,
+    command: &str,
+    args: &[spin_sdk::redis::RedisParameter],
+) -> Result<Vec<spin_sdk::redis::RedisResult>, ApiError> {
+    conn.execute(command, args).map_err(|e| failure(store, &e))
+}
+
+/// The first reply as an integer (`Int64`, or a bulk string holding one, as GET returns counters).
+pub fn int_reply(reply: &[spin_sdk::redis::RedisResult]) -> Option<i64> {
+    match reply.first()? {
+        spin_sdk::redis::RedisResult::Int64(n) => Some(*n),
+        spin_sdk::redis::RedisResult::Binary(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}

@@ -99,17 +99,28 @@ pub fn find(db: &Db<'_>, key: UserKey<'_>) -> Result<Option<UserRecord>, ApiErro
         permissions: Vec::new(),
     };
     for row in rows.iter() {
-        if let Some(role) = row.str("role") {
-            if !user.roles.iter().any(|r| r == role) {
-                user.roles.push(role.to_owned());
-            }
-        }
-        if let Some(p) = row.str("permission") {
-            if !user.permissions.iter().any(|q| q == p) {
-                user.permissions.push(p.to_owned());
-            }
-        }
+        add_grant(
+            &mut user.roles,
+            &mut user.permissions,
+            row.str("role"),
+            row.str("permission"),
+        );
     }
     user.permissions.sort();
     Ok(Some(user))
+}
+
+/// Adds the role and permission of one `user_roles ⋈ roles ⋈ permissions` row, each name once.
+pub fn add_grant(
+    roles: &mut Vec<String>,
+    permissions: &mut Vec<String>,
+    role: Option<&str>,
+    permission: Option<&str>,
+) {
+    if let Some(role) = role.filter(|r| !roles.iter().any(|held| held == r)) {
+        roles.push(role.to_owned());
+    }
+    if let Some(p) = permission.filter(|p| !permissions.iter().any(|held| held == p)) {
+        permissions.push(p.to_owned());
+    }
 }

@@ -22,17 +22,10 @@ async fn start(site: &Site) -> RunningHost {
 }
 
 async fn start_with(site: &Site, overrides: &[(&str, &str)]) -> RunningHost {
-    let mut vars = site.variables();
     // These tests log in far more often than the default per-address limit allows.
     let mut all = vec![("login_max_attempts_per_address", "100000")];
     all.extend_from_slice(overrides);
-    for (k, v) in all {
-        vars.retain(|(name, _)| name != k);
-        vars.push((k.to_owned(), v.to_owned()));
-    }
-    let mut options = solarhub_host::HostOptions::new(common::repo_root().join("spin.toml"));
-    options.variables = vars;
-    common::start(options).await
+    common::start_app(site.variables(), &all).await
 }
 
 async fn call(

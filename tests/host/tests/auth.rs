@@ -15,14 +15,7 @@ use solarhub_shared::auth::{AccessClaims, AUDIENCE, ISSUER};
 use solarhub_shared::schema::Database;
 
 async fn start(site: &Site, overrides: &[(&str, &str)]) -> RunningHost {
-    let mut vars = site.variables();
-    for (k, v) in overrides {
-        vars.retain(|(name, _)| name != k);
-        vars.push(((*k).to_owned(), (*v).to_owned()));
-    }
-    let mut options = solarhub_host::HostOptions::new(common::repo_root().join("spin.toml"));
-    options.variables = vars;
-    common::start(options).await
+    common::start_app(site.variables(), overrides).await
 }
 
 async fn post_json(host: &RunningHost, path: &str, body: Value) -> Reply {

@@ -69,14 +69,7 @@ impl Drop for TestDatabases {
 }
 
 async fn start(dbs: &TestDatabases, overrides: &[(&str, &str)]) -> RunningHost {
-    let mut vars = dbs.variables();
-    for (k, v) in overrides {
-        vars.retain(|(name, _)| name != k);
-        vars.push(((*k).to_owned(), (*v).to_owned()));
-    }
-    let mut options = solarhub_host::HostOptions::new(common::repo_root().join("spin.toml"));
-    options.variables = vars;
-    common::start(options).await
+    common::start_app(dbs.variables(), overrides).await
 }
 
 fn dependency<'a>(report: &'a Value, name: &str) -> &'a Value {

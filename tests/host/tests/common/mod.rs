@@ -32,6 +32,20 @@ pub fn options(manifest: PathBuf, variables: &[(&str, String)]) -> HostOptions {
     options
 }
 
+/// Starts the app of `spin.toml` with `variables`, each of `overrides` replacing its namesake.
+pub async fn start_app(
+    mut variables: Vec<(String, String)>,
+    overrides: &[(&str, &str)],
+) -> RunningHost {
+    for (k, v) in overrides {
+        variables.retain(|(name, _)| name != k);
+        variables.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    let mut options = HostOptions::new(repo_root().join("spin.toml"));
+    options.variables = variables;
+    start(options).await
+}
+
 pub async fn start(options: HostOptions) -> RunningHost {
     let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
     RunningHost::start(options, any_port)
