@@ -30,7 +30,7 @@ up: build native
 ## lint: formatting and clippy, as CI expects them
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --locked --release $(NATIVE) --all-targets -- -D warnings
+	cargo clippy --locked --release --workspace --all-targets -- -D warnings
 
 ## sizes: each component's size
 sizes: build

@@ -30,7 +30,7 @@ impl LiveValues {
             .and_then(|(_, v)| v.parse::<f64>().ok())
             .filter(|t| t.is_finite())
             .map(|t| t as i64);
-        let stale = ts.map_or(true, |t| (now - t).abs() > stale_after);
+        let stale = ts.is_none_or(|t| (now - t).abs() > stale_after);
         Some(LiveValues { fields, ts, stale })
     }
 

@@ -15,9 +15,9 @@ use solarhub_shared::time::UtcOffset;
 use spin_sdk::http::{Request, Response};
 
 use crate::query::{self, role_error};
+use crate::settings;
 use crate::store::{self, NewRow, RowChanges};
 use crate::validate::{self, NewUser, UserChanges};
-use crate::settings;
 
 #[derive(Serialize)]
 struct UserPage {

@@ -35,7 +35,7 @@ impl Guest for Guard {
             return Err(AuthError::Revoked);
         }
         if let Some(p) = permission {
-            if !caller.permissions.iter().any(|held| *held == p) {
+            if !caller.permissions.contains(&p) {
                 return Err(AuthError::Forbidden(p));
             }
         }
