@@ -32,3 +32,34 @@ pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> crate::error::A
     eprintln!("error request_id={request_id} {context}: {cause}");
     crate::error::ApiError::Internal { request_id }
 }
+
+/// Connections a request has opened, keyed by address, so each address is opened at most once
+/// (real Spin makes a new connection for every `open`).
+pub struct OpenOnce<C> {
+    open: Vec<(String, C)>,
+}
+
+impl<C> Default for OpenOnce<C> {
+    fn default() -> Self {
+        OpenOnce { open: Vec::new() }
+    }
+}
+
+impl<C> OpenOnce<C> {
+    /// The connection for `address`, opened with `open` the first time it is asked for.
+    pub fn get_or_open<E>(
+        &mut self,
+        address: String,
+        open: impl FnOnce(&str) -> Result<C, E>,
+    ) -> Result<&C, E> {
+        let index = match self.open.iter().position(|(k, _)| *k == address) {
+            Some(i) => i,
+            None => {
+                let conn = open(&address)?;
+                self.open.push((address, conn));
+                self.open.len() - 1
+            }
+        };
+        Ok(&self.open[index].1)
+    }
+}

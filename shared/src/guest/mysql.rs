@@ -12,7 +12,7 @@ use crate::store_url::StoreUrl;
 
 #[derive(Default)]
 pub struct MysqlSessions {
-    open: Vec<(String, Connection)>,
+    open: super::OpenOnce<Connection>,
 }
 
 impl MysqlSessions {
@@ -22,26 +22,12 @@ impl MysqlSessions {
 
     /// The connection to the server holding `url`'s database, opened on first use.
     pub fn server(&mut self, url: &StoreUrl) -> Result<&Connection, Error> {
-        let key = url.server_url();
-        let index = match self.open.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                let conn = Connection::open(&key)?;
-                self.open.push((key, conn));
-                self.open.len() - 1
-            }
-        };
-        Ok(&self.open[index].1)
+        self.open.get_or_open(url.server_url(), Connection::open)
     }
 
     /// Like [`server`](Self::server), with failures already mapped to what the client sees.
     pub fn connection(&mut self, url: &StoreUrl, store: &Store) -> Result<&Connection, ApiError> {
         self.server(url).map_err(|e| failure(store, &e))
-    }
-
-    /// How many connections this request has opened (each one is a TCP + auth handshake on Spin).
-    pub fn opened(&self) -> usize {
-        self.open.len()
     }
 }
 

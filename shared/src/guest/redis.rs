@@ -8,7 +8,7 @@ use crate::store_url::StoreUrl;
 
 #[derive(Default)]
 pub struct RedisSessions {
-    open: Vec<(String, Connection)>,
+    open: super::OpenOnce<Connection>,
 }
 
 impl RedisSessions {
@@ -18,25 +18,11 @@ impl RedisSessions {
 
     pub fn server(&mut self, url: &StoreUrl) -> Result<&Connection, Error> {
         // For Redis the path selects the logical database, so the whole URL is the key.
-        let key = format!("{}{}", url.server_url(), url.path());
-        let index = match self.open.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                let full = url_with_path(url);
-                let conn = Connection::open(&full)?;
-                self.open.push((key, conn));
-                self.open.len() - 1
-            }
-        };
-        Ok(&self.open[index].1)
+        self.open.get_or_open(url_with_path(url), Connection::open)
     }
 
     pub fn connection(&mut self, url: &StoreUrl, store: &Store) -> Result<&Connection, ApiError> {
         self.server(url).map_err(|e| failure(store, &e))
-    }
-
-    pub fn opened(&self) -> usize {
-        self.open.len()
     }
 }
 

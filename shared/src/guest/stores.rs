@@ -102,11 +102,6 @@ impl Stores {
         }
         Ok(self.redis_prefix.as_deref().unwrap_or_default())
     }
-
-    /// How many connections this request opened, MySQL and Redis (each a handshake on Spin).
-    pub fn opened(&self) -> usize {
-        self.mysql.opened() + self.redis.opened()
-    }
 }
 
 /// `HGETALL key` as `(field, value)` pairs; an absent key is an empty list.
