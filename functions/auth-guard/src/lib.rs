@@ -104,7 +104,11 @@ fn caller(claims: JWTClaims<AccessClaims>) -> Result<Caller, AuthError> {
 
 /// One round trip: is the token, or its whole session, on the revocation list?
 fn is_revoked(conn: &Connection, caller: &Caller) -> Result<bool, AuthError> {
-    let prefix = spin_sdk::variables::get("redis_key_prefix").unwrap_or_default();
+    // Without the prefix the keys below would name nothing and every token would pass: fail closed.
+    let prefix = spin_sdk::variables::get("redis_key_prefix").map_err(|e| {
+        eprintln!("auth-guard: redis_key_prefix unavailable: {e:?}");
+        AuthError::Unavailable
+    })?;
     let args = [
         RedisParameter::Binary(keys::revoked_token(&prefix, &caller.token_id).into_bytes()),
         RedisParameter::Binary(keys::revoked_session(&prefix, &caller.session_id).into_bytes()),

@@ -563,3 +563,44 @@ async fn unreachable_stores_are_503_naming_them() {
     host.stop().await.unwrap();
     site.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_guard_fails_closed_without_its_configuration() {
+    // A component that forgot to declare redis_key_prefix would otherwise look revocations up under
+    // the wrong keys and accept revoked tokens.
+    let site = Site::new("auth_guard_config", &[Database::Ess]).await;
+    site.add_user("ada", &["admin"]).await;
+    let host = start(&site, &[]).await;
+    let (access, _) = tokens(&host, "ada").await;
+    host.stop().await.unwrap();
+
+    let text = std::fs::read_to_string(common::repo_root().join("spin.toml")).unwrap();
+    let section = text
+        .find("[component.admin.variables]")
+        .expect("admin variables section");
+    let line = text[section..]
+        .find("redis_key_prefix = ")
+        .expect("admin declares the prefix")
+        + section;
+    let end = text[line..].find('\n').unwrap() + line + 1;
+    let manifest =
+        common::repo_root().join(format!("{}spin.toml", common::unique_prefix("noprefix")));
+    std::fs::write(&manifest, format!("{}{}", &text[..line], &text[end..])).unwrap();
+    let mut options = solarhub_host::HostOptions::new(&manifest);
+    options.variables = site.variables();
+    let host = common::start(options).await;
+    std::fs::remove_file(&manifest).unwrap();
+    let auth = format!("Bearer {access}");
+    let reply = request(
+        host.addr,
+        "GET",
+        "/api/v1/admin/users",
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    host.stop().await.unwrap();
+    site.cleanup().await;
+}
