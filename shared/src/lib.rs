@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod health;
 pub mod live;
+pub mod openapi;
 pub mod password;
 pub mod schema;
 pub mod store_url;

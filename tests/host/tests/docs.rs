@@ -1,0 +1,253 @@
+//! The compiled docs component in the local host: the OpenAPI document is served and parses, the
+//! Swagger UI and ReDoc pages point at it, and the document and `spin.toml` agree both ways: every
+//! route (and every path a wildcard group's component knows) is documented, and every documented
+//! path is routed and answered by a component with a documented status. Adding a route without
+//! documenting it fails here.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+use solarhub_host::client::{get, request, Reply};
+use solarhub_host::RunningHost;
+
+const OPENAPI: &str = "/api/v1/openapi.json";
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+async fn start() -> RunningHost {
+    let vars = vec![(
+        "jwt_secret".to_owned(),
+        "docs-tests-sign-nothing-0123456789abcdef".to_owned(),
+    )];
+    common::start_app(vars, &[]).await
+}
+
+async fn document(host: &RunningHost) -> Value {
+    let reply = get(host.addr, OPENAPI).await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    reply.json().unwrap()
+}
+
+/// `/a/{id}/b` and `/a/:id/b` both become `/a/{}/b`.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            if (s.starts_with('{') && s.ends_with('}')) || s.starts_with(':') {
+                "{}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+struct Route {
+    route: String,
+    component: String,
+}
+
+impl Route {
+    fn wildcard_prefix(&self) -> Option<&str> {
+        self.route.strip_suffix("...")
+    }
+
+    /// Whether a request to `path` (a documented path, parameters filled) goes to this route.
+    fn routes(&self, documented: &str) -> bool {
+        match self.wildcard_prefix() {
+            Some(prefix) => documented.starts_with(prefix),
+            None => shape(&self.route) == shape(documented),
+        }
+    }
+}
+
+fn spin_toml() -> toml::Table {
+    let text = fs::read_to_string(common::repo_root().join("spin.toml")).unwrap();
+    text.parse().unwrap()
+}
+
+fn routes(manifest: &toml::Table) -> Vec<Route> {
+    manifest["trigger"]["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| Route {
+            route: t["route"].as_str().unwrap().to_owned(),
+            component: t["component"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+/// The `"/api/..."` string literals in a component's sources: the paths it knows.
+fn known_paths(manifest: &toml::Table, component: &str) -> BTreeSet<String> {
+    let watch = manifest["component"][component]["build"]["watch"]
+        .as_array()
+        .unwrap();
+    let src = watch[0].as_str().unwrap().split("/**").next().unwrap();
+    let mut found = BTreeSet::new();
+    collect_literals(&common::repo_root().join(src), &mut found);
+    found
+}
+
+fn collect_literals(dir: &Path, found: &mut BTreeSet<String>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_literals(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = fs::read_to_string(&path).unwrap();
+            for piece in text.split("\"/api/").skip(1) {
+                if let Some(end) = piece.find('"') {
+                    found.insert(format!("/api/{}", &piece[..end]));
+                }
+            }
+        }
+    }
+}
+
+fn documented_paths(doc: &Value) -> Vec<String> {
+    doc["paths"].as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn openapi_document_is_served_and_parses() {
+    let host = start().await;
+    let doc = document(&host).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
+            ["tokenUrl"],
+        "/api/v1/auth/login"
+    );
+    assert_eq!(doc["paths"]["/api/health"]["get"]["deprecated"], true);
+    assert_eq!(
+        doc,
+        solarhub_shared::openapi::document(),
+        "the component serves the shared document"
+    );
+}
+
+#[tokio::test]
+async fn every_route_in_spin_toml_is_documented() {
+    let host = start().await;
+    let doc = document(&host).await;
+    let documented: BTreeSet<String> = documented_paths(&doc).iter().map(|p| shape(p)).collect();
+    let manifest = spin_toml();
+    let routes = routes(&manifest);
+    assert!(routes.len() >= 7);
+    for route in &routes {
+        match route.wildcard_prefix() {
+            None => assert!(
+                documented.contains(&shape(&route.route)),
+                "route {} ({}) is not documented",
+                route.route,
+                route.component
+            ),
+            Some(prefix) => {
+                let known: Vec<String> = known_paths(&manifest, &route.component)
+                    .into_iter()
+                    .filter(|p| p.starts_with(prefix))
+                    .collect();
+                assert!(
+                    !known.is_empty(),
+                    "no known paths under {} in {}",
+                    route.route,
+                    route.component
+                );
+                for path in known {
+                    assert!(
+                        documented.contains(&shape(&path)),
+                        "{path} ({}, under {}) is not documented",
+                        route.component,
+                        route.route
+                    );
+                }
+                assert!(
+                    documented.iter().any(|p| p.starts_with(prefix)),
+                    "nothing documented under {}",
+                    route.route
+                );
+            }
+        }
+    }
+}
+
+/// Each documented operation, requested without credentials or body, reaches a component (not the
+/// router's empty 404) and answers with a status the document lists for it.
+#[tokio::test]
+async fn every_documented_path_is_routed_and_answers_as_documented() {
+    let host = start().await;
+    let doc = document(&host).await;
+    let routes = routes(&spin_toml());
+    for path in documented_paths(&doc) {
+        let concrete: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        assert!(
+            routes.iter().any(|r| r.routes(&concrete)),
+            "{path} is documented but spin.toml routes nothing there"
+        );
+        for (method, op) in doc["paths"][&path].as_object().unwrap() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let upper = method.to_ascii_uppercase();
+            let reply: Reply = request(host.addr, &upper, &concrete, &[], b"")
+                .await
+                .unwrap();
+            assert!(
+                !(reply.status == 404 && reply.body.is_empty()),
+                "{upper} {path}: not routed (the router's empty 404)"
+            );
+            let status = reply.status.to_string();
+            assert!(
+                op["responses"].get(&status).is_some(),
+                "{upper} {path} answered {status}, which is not documented: {}",
+                reply.text()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn swagger_ui_and_redoc_pages_load_the_document() {
+    let host = start().await;
+    for (page, marker) in [
+        ("/api/v1/docs", "swagger-ui-dist@"),
+        ("/api/v1/redoc", "redoc@"),
+    ] {
+        let reply = get(host.addr, page).await.unwrap();
+        assert_eq!(reply.status, 200, "{page}");
+        assert!(
+            reply
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html"),
+            "{page}"
+        );
+        let html = reply.text();
+        assert!(html.contains(OPENAPI), "{page} does not load {OPENAPI}");
+        assert!(html.contains("https://cdn.jsdelivr.net/npm/"), "{page}");
+        assert!(html.contains(marker), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_method_is_405() {
+    let host = start().await;
+    for path in [OPENAPI, "/api/v1/docs", "/api/v1/redoc"] {
+        let reply = request(host.addr, "POST", path, &[], b"{}").await.unwrap();
+        assert_eq!(reply.status, 405, "{path}");
+        assert_eq!(reply.header("allow"), Some("GET"));
+        assert_eq!(reply.json().unwrap()["detail"], "Method Not Allowed");
+    }
+}
