@@ -7,10 +7,10 @@ use solarhub_shared::forms::{body_fields, required_str};
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::{Db, Stores};
 use solarhub_shared::guest::users::{self, UserKey, UserRecord};
-use solarhub_shared::guest::{config, internal, respond};
+use solarhub_shared::guest::{config, respond};
 use solarhub_shared::password;
 use solarhub_shared::schema::{Database, RedisStore};
-use solarhub_shared::time::{now_unix, UtcOffset};
+use solarhub_shared::time::now_unix;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::mysql::ParameterValue;
 
@@ -71,11 +71,12 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
     };
 
     let settings = Settings::load()?;
+    let address = client_address(req);
     let mut stores = Stores::new();
     let prefix = prefix(&mut stores)?;
     {
         let redis = stores.redis(RedisStore::Main)?;
-        Throttle::new(redis, &prefix, &username, &client_address(req), &settings).admit()?;
+        Throttle::new(redis, &prefix, &username, &address, &settings).admit()?;
     }
 
     let user = {
@@ -97,7 +98,7 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
         }
     };
     let redis = stores.redis(RedisStore::Main)?;
-    let throttle = Throttle::new(redis, &prefix, &username, &client_address(req), &settings);
+    let throttle = Throttle::new(redis, &prefix, &username, &address, &settings);
     let Some(user) = user.filter(|_| verified) else {
         throttle.failed()?;
         return Err(bad_credentials());
@@ -239,17 +240,11 @@ pub fn logout(req: &Request) -> Result<Response, ApiError> {
 pub fn me(req: &Request) -> Result<Response, ApiError> {
     let mut stores = Stores::new();
     let caller = authorize(req, None, &mut stores)?;
-    let offset = site_offset()?;
+    let offset = config::site_offset()?;
     let db = stores.db(Database::Ess)?;
     match users::find(&db, UserKey::Id(caller.user_id))? {
         Some(user) if user.active => Ok(respond::json(200, &user.view(offset))),
         // A valid token of a deleted or deactivated account must not work.
         _ => Err(ApiError::Unauthorized(AuthFailure::Revoked)),
     }
-}
-
-fn site_offset() -> Result<UtcOffset, ApiError> {
-    let raw = config::var("site_utc_offset")?;
-    UtcOffset::parse(&raw)
-        .ok_or_else(|| internal("config", &format!("site_utc_offset {raw:?} is invalid")))
 }

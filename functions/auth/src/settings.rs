@@ -1,7 +1,7 @@
 //! The auth component's configuration (Spin variables), read once per request.
 
 use solarhub_shared::error::ApiError;
-use solarhub_shared::guest::config::var;
+use solarhub_shared::guest::config::number;
 
 pub struct Settings {
     pub access_ttl_secs: u64,
@@ -9,13 +9,6 @@ pub struct Settings {
     pub max_failures_per_user: i64,
     pub max_attempts_per_address: i64,
     pub throttle_window_secs: u64,
-}
-
-fn number<T: std::str::FromStr>(name: &str) -> Result<T, ApiError> {
-    let raw = var(name)?;
-    raw.trim().parse().map_err(|_| {
-        solarhub_shared::guest::internal("config", &format!("{name} = {raw:?} is not a number"))
-    })
 }
 
 impl Settings {

@@ -4,7 +4,7 @@ use solarhub_shared::error::ApiError;
 use solarhub_shared::guest::{config, health, respond};
 use solarhub_shared::health::HealthReport;
 use solarhub_shared::schema::Database;
-use solarhub_shared::time::{format_iso, now_unix, UtcOffset};
+use solarhub_shared::time::{format_iso, now_unix};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -33,7 +33,7 @@ fn handle(req: Request) -> Response {
 }
 
 fn health_report() -> Result<HealthReport, ApiError> {
-    let offset = site_offset()?;
+    let offset = config::site_offset()?;
     let mut mysql = Vec::with_capacity(Database::ALL.len());
     for db in Database::ALL {
         mysql.push(health::Target {
@@ -58,11 +58,4 @@ fn health_report() -> Result<HealthReport, ApiError> {
         format_iso(now_unix(), offset),
         checks,
     ))
-}
-
-fn site_offset() -> Result<UtcOffset, ApiError> {
-    let raw = config::var("site_utc_offset")?;
-    UtcOffset::parse(&raw).ok_or_else(|| {
-        solarhub_shared::guest::internal("config", &format!("site_utc_offset {raw:?} is invalid"))
-    })
 }

@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::store_url::StoreUrl;
+use crate::time::UtcOffset;
 
 /// A variable the manifest must define; a missing one is an operator error, reported as a 500.
 pub fn var(name: &str) -> Result<String, ApiError> {
@@ -18,4 +19,19 @@ pub fn store_url(name: &str) -> Result<Option<StoreUrl>, ApiError> {
             Ok(None)
         }
     }
+}
+
+/// A numeric variable; a value that does not parse is an operator error, reported as a 500.
+pub fn number<T: std::str::FromStr>(name: &str) -> Result<T, ApiError> {
+    let raw = var(name)?;
+    raw.trim()
+        .parse()
+        .map_err(|_| super::internal("config", &format!("{name} = {raw:?} is not a number")))
+}
+
+/// The site's offset from UTC (`site_utc_offset`), for the timestamps in responses.
+pub fn site_offset() -> Result<UtcOffset, ApiError> {
+    let raw = var("site_utc_offset")?;
+    UtcOffset::parse(&raw)
+        .ok_or_else(|| super::internal("config", &format!("site_utc_offset {raw:?} is invalid")))
 }

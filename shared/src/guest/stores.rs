@@ -17,7 +17,8 @@ use crate::store_url::StoreUrl;
 pub struct Stores {
     mysql: MysqlSessions,
     redis: RedisSessions,
-    urls: Vec<(Database, StoreUrl)>,
+    /// Store URLs read so far, by variable name.
+    urls: Vec<(String, StoreUrl)>,
     redis_prefix: Option<String>,
 }
 
@@ -53,23 +54,24 @@ impl Stores {
         Self::default()
     }
 
-    fn url(&mut self, db: Database) -> Result<StoreUrl, ApiError> {
-        if let Some((_, url)) = self.urls.iter().find(|(d, _)| *d == db) {
+    /// The store URL in `variable`, read and parsed once per request.
+    fn url(&mut self, variable: &str) -> Result<StoreUrl, ApiError> {
+        if let Some((_, url)) = self.urls.iter().find(|(v, _)| v == variable) {
             return Ok(url.clone());
         }
-        let Some(url) = config::store_url(&db.variable())? else {
+        let Some(url) = config::store_url(variable)? else {
             return Err(super::internal(
                 "config",
-                &format!("{} is not a valid URL", db.variable()),
+                &format!("{variable} is not a valid URL"),
             ));
         };
-        self.urls.push((db, url.clone()));
+        self.urls.push((variable.to_owned(), url.clone()));
         Ok(url)
     }
 
     /// The connection serving `db` (shared with every other database on the same server).
     pub fn db(&mut self, db: Database) -> Result<Db<'_>, ApiError> {
-        let url = self.url(db)?;
+        let url = self.url(&db.variable())?;
         let store = Store::Mysql(db.default_name());
         let name = quoted_database(&url).ok_or_else(|| {
             super::internal(
@@ -86,12 +88,7 @@ impl Stores {
             RedisStore::Main => Store::RedisMain,
             RedisStore::Gtr => Store::RedisGtr,
         };
-        let url = config::store_url(which.variable())?.ok_or_else(|| {
-            super::internal(
-                "config",
-                &format!("{} is not a valid URL", which.variable()),
-            )
-        })?;
+        let url = self.url(which.variable())?;
         self.redis.connection(&url, &store)
     }
 
