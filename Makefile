@@ -8,8 +8,10 @@ TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 HOST       := $(TARGET_DIR)/release/solarhub-host
 CLI        := $(TARGET_DIR)/release/solarhub
 LISTEN     ?= 127.0.0.1:3000
+# `make up RUNTIME=host` serves with the local host even when a real Spin is installed.
+RUNTIME    ?= auto
 
-.PHONY: build native test up lint sizes clean-cache
+.PHONY: build native test up lint sizes bench clean-cache
 
 ## build: the Spin components and the test fixtures (wasm32-wasip1)
 build:
@@ -19,13 +21,19 @@ build:
 native:
 	cargo build --locked --release -p solarhub-host -p solarhub-cli
 
-## test: unit tests, then integration tests of the compiled components against MariaDB and Redis
+## test: unit tests, then integration tests of the compiled components against MariaDB and Redis,
+## each end-to-end test once in the local host and once on real Spin (when one is installed)
 test: build
+	@scripts/which-spin.sh --describe
 	cargo test --locked --release $(NATIVE)
 
 ## up: build, migrate and seed the local databases when empty, keep live values moving, serve
 up: build native
-	scripts/up.sh "$(HOST)" "$(CLI)" "$(LISTEN)"
+	RUNTIME=$(RUNTIME) scripts/up.sh "$(HOST)" "$(CLI)" "$(LISTEN)"
+
+## bench: real Spin, the local host and the FastAPI reference side by side (see bench/README.md)
+bench: build native
+	bench/run.sh
 
 ## lint: formatting and clippy, as CI expects them
 lint:

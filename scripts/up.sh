@@ -25,14 +25,21 @@ set +a
 simulator=$!
 trap 'kill $simulator 2>/dev/null || true' EXIT INT TERM
 
-spin_version() {
-  command -v spin >/dev/null 2>&1 || return 1
-  spin --version 2>/dev/null | awk '{print $2}'
-}
-v=$(spin_version || true)
-if [ -n "$v" ] && [ "$(printf '3.5.0\n%s\n' "$v" | sort -V | head -n1)" = 3.5.0 ]; then
-  echo "Using spin $v"
-  spin up --listen "$listen" --runtime-config-file runtime-config.toml
+# RUNTIME=spin|host|auto (default auto: real Spin when a new enough one is installed).
+runtime=${RUNTIME:-auto}
+spin=$(scripts/which-spin.sh || true)
+v=$([ -n "$spin" ] && "$spin" --version 2>/dev/null | awk '{print $2}' || true)
+new_enough() { [ -n "$v" ] && [ "$(printf '3.5.0\n%s\n' "$v" | sort -V | head -n1)" = 3.5.0 ]; }
+case "$runtime" in
+  spin) new_enough || { echo "RUNTIME=spin: no Spin >= 3.5 found (SOLARHUB_SPIN or PATH)" >&2; exit 1; } ;;
+  host) ;;
+  auto) new_enough && runtime=spin || runtime=host ;;
+  *) echo "RUNTIME must be spin, host or auto" >&2; exit 2 ;;
+esac
+if [ "$runtime" = spin ]; then
+  echo "Using spin $v ($spin)"
+  "$spin" up --listen "$listen" --runtime-config-file runtime-config.toml
 else
+  echo "Using the local host (tests/host)"
   "$host" up --listen "$listen" --runtime-config-file runtime-config.toml
 fi

@@ -4,32 +4,33 @@
 //! updating and deleting users, every error path (and that a refused request changed nothing),
 //! the last-admin rules, and that an admin's change ends the user's sessions.
 
+#[macro_use]
 mod common;
 
+use common::runtime::{Runtime, TestApp};
 use common::site::{Site, PASSWORD};
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 use solarhub_host::client::{request, Reply};
-use solarhub_host::RunningHost;
 use solarhub_shared::schema::Database;
 
 const USERS: &str = "/api/v1/admin/users";
 /// Passes the password policy: long, not common, not anyone's name.
 const NEW_PASSWORD: &str = "quartz-lantern-meadow-42";
 
-async fn start(site: &Site) -> RunningHost {
-    start_with(site, &[]).await
+async fn start(rt: Runtime, site: &Site) -> TestApp {
+    start_with(rt, site, &[]).await
 }
 
-async fn start_with(site: &Site, overrides: &[(&str, &str)]) -> RunningHost {
+async fn start_with(rt: Runtime, site: &Site, overrides: &[(&str, &str)]) -> TestApp {
     // These tests log in far more often than the default per-address limit allows.
     let mut all = vec![("login_max_attempts_per_address", "100000")];
     all.extend_from_slice(overrides);
-    common::start_app(site.variables(), &all).await
+    common::start_app(rt, site.variables(), &all).await
 }
 
 async fn call(
-    host: &RunningHost,
+    host: &TestApp,
     method: &str,
     path: &str,
     token: Option<&str>,
@@ -49,17 +50,17 @@ async fn call(
         .unwrap()
 }
 
-async fn login(host: &RunningHost, username: &str, password: &str) -> Reply {
+async fn login(host: &TestApp, username: &str, password: &str) -> Reply {
     let body = json!({ "username": username, "password": password });
     call(host, "POST", "/api/v1/auth/login", None, Some(&body)).await
 }
 
 /// An access token of `username` (password [`PASSWORD`]).
-async fn token(host: &RunningHost, username: &str) -> String {
+async fn token(host: &TestApp, username: &str) -> String {
     token_with(host, username, PASSWORD).await
 }
 
-async fn token_with(host: &RunningHost, username: &str, password: &str) -> String {
+async fn token_with(host: &TestApp, username: &str, password: &str) -> String {
     let reply = login(host, username, password).await;
     assert_eq!(reply.status, 200, "login {username}: {}", reply.text());
     reply.json().unwrap()["access_token"]
@@ -68,7 +69,7 @@ async fn token_with(host: &RunningHost, username: &str, password: &str) -> Strin
         .to_owned()
 }
 
-async fn me(host: &RunningHost, token: &str) -> Reply {
+async fn me(host: &TestApp, token: &str) -> Reply {
     call(host, "GET", "/api/v1/auth/me", Some(token), None).await
 }
 
@@ -197,14 +198,13 @@ fn new_user(username: &str, roles: &[&str]) -> Value {
 
 // ---- who may call what -----------------------------------------------------------------------
 
-#[tokio::test]
-async fn every_route_needs_users_admin() {
+async fn every_route_needs_users_admin(rt: Runtime) {
     let site = Site::new("admin_matrix", &[Database::Ess]).await;
     site.add_user("vera", &["viewer"]).await;
     site.add_user("otto", &["operator"]).await;
     let admin_id = site.add_user("ada", &["admin"]).await;
     let target = site.add_user("tim", &["viewer"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let viewer = token(&host, "vera").await;
     let operator = token(&host, "otto").await;
     let admin = token(&host, "ada").await;
@@ -278,11 +278,10 @@ async fn every_route_needs_users_admin() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn methods_and_paths() {
+async fn methods_and_paths(rt: Runtime) {
     let site = Site::new("admin_routes", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
 
     for method in ["PUT", "DELETE", "PATCH"] {
@@ -350,8 +349,7 @@ fn usernames(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn list_pages_filters_and_sorts() {
+async fn list_pages_filters_and_sorts(rt: Runtime) {
     let site = Site::new("admin_list", &[Database::Ess]).await;
     let hash = solarhub_shared::password::hash_password(PASSWORD).unwrap();
     let admin_id = site
@@ -390,7 +388,7 @@ async fn list_pages_filters_and_sorts() {
         "UPDATE users SET last_login_at = '2021-02-01 10:00:00' WHERE username = 'u08'",
     )
     .await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await; // records ada's last login: now, the newest
     let get = |query: &str| {
         let (host, admin) = (&host, &admin);
@@ -524,11 +522,10 @@ async fn list_pages_filters_and_sorts() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn bad_list_parameters_are_422() {
+async fn bad_list_parameters_are_422(rt: Runtime) {
     let site = Site::new("admin_list422", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     for (query, field, kind) in [
         ("page=0", "page", "greater_than_equal"),
@@ -600,11 +597,10 @@ async fn bad_list_parameters_are_422() {
 
 // ---- creating --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn create_user_then_it_can_log_in() {
+async fn create_user_then_it_can_log_in(rt: Runtime) {
     let site = Site::new("admin_create", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
 
     let reply = call(
@@ -657,12 +653,11 @@ async fn create_user_then_it_can_log_in() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn create_refuses_conflicts_and_bad_input_without_writing() {
+async fn create_refuses_conflicts_and_bad_input_without_writing(rt: Runtime) {
     let site = Site::new("admin_create_bad", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
     site.add_user("bob", &["viewer"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     let before = snapshot(&site).await;
     let post = |body: Value| {
@@ -816,12 +811,11 @@ async fn create_refuses_conflicts_and_bad_input_without_writing() {
 
 // ---- updating --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn update_changes_what_is_given() {
+async fn update_changes_what_is_given(rt: Runtime) {
     let site = Site::new("admin_update", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
     let bob = site.add_user("bob", &["viewer"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     let bob_token = token(&host, "bob").await;
 
@@ -894,13 +888,12 @@ async fn update_changes_what_is_given() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn update_refuses_bad_input_and_conflicts_without_writing() {
+async fn update_refuses_bad_input_and_conflicts_without_writing(rt: Runtime) {
     let site = Site::new("admin_update_bad", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
     let bob = site.add_user("bob", &["viewer"]).await;
     site.add_user("carol", &["viewer"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     let bob_token = token(&host, "bob").await;
     let before = snapshot(&site).await;
@@ -997,12 +990,11 @@ async fn update_refuses_bad_input_and_conflicts_without_writing() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn deactivation_ends_sessions_and_blocks_login() {
+async fn deactivation_ends_sessions_and_blocks_login(rt: Runtime) {
     let site = Site::new("admin_deactivate", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
     let bob = site.add_user("bob", &["operator"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     // Two sessions of bob, e.g. two browsers.
     let first = login(&host, "bob", PASSWORD).await.json().unwrap();
@@ -1059,12 +1051,11 @@ async fn deactivation_ends_sessions_and_blocks_login() {
 
 // ---- deleting --------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn delete_removes_the_user_and_its_sessions() {
+async fn delete_removes_the_user_and_its_sessions(rt: Runtime) {
     let site = Site::new("admin_delete", &[Database::Ess]).await;
     let ada = site.add_user("ada", &["admin"]).await;
     let bob = site.add_user("bob", &["viewer", "operator"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     let bob_token = token(&host, "bob").await;
 
@@ -1111,8 +1102,7 @@ async fn delete_removes_the_user_and_its_sessions() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn the_last_active_admin_stays() {
+async fn the_last_active_admin_stays(rt: Runtime) {
     let site = Site::new("admin_last", &[Database::Ess]).await;
     let ada = site.add_user("ada", &["admin"]).await;
     let hash = solarhub_shared::password::hash_password(PASSWORD).unwrap();
@@ -1121,7 +1111,7 @@ async fn the_last_active_admin_stays() {
         .add_user_with_hash("idle", &hash, &["admin"], false)
         .await;
     let bea = site.add_user("bea", &["admin", "viewer"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let ada_token = token(&host, "ada").await;
     let bea_token = token(&host, "bea").await;
 
@@ -1210,12 +1200,11 @@ async fn the_last_active_admin_stays() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn two_admins_demoting_each_other_at_once_leave_one() {
+async fn two_admins_demoting_each_other_at_once_leave_one(rt: Runtime) {
     let site = Site::new("admin_race", &[Database::Ess]).await;
     let ada = site.add_user("ada", &["admin"]).await;
     let bea = site.add_user("bea", &["admin"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let ada_token = token(&host, "ada").await;
     let bea_token = token(&host, "bea").await;
     let body = json!({ "active": false });
@@ -1243,14 +1232,14 @@ async fn two_admins_demoting_each_other_at_once_leave_one() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn an_unreachable_database_is_503() {
+async fn an_unreachable_database_is_503(rt: Runtime) {
     let site = Site::new("admin_down", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
-    let host = start(&site).await;
+    let host = start(rt, &site).await;
     let admin = token(&host, "ada").await;
     host.stop().await.unwrap();
     let host = start_with(
+        rt,
         &site,
         &[
             ("mysql_host", "127.0.0.1:3399"),
@@ -1265,3 +1254,19 @@ async fn an_unreachable_database_is_503() {
     host.stop().await.unwrap();
     site.cleanup().await;
 }
+
+on_both_runtimes!(
+    every_route_needs_users_admin,
+    methods_and_paths,
+    list_pages_filters_and_sorts,
+    bad_list_parameters_are_422,
+    create_user_then_it_can_log_in,
+    create_refuses_conflicts_and_bad_input_without_writing,
+    update_changes_what_is_given,
+    update_refuses_bad_input_and_conflicts_without_writing,
+    deactivation_ends_sessions_and_blocks_login,
+    delete_removes_the_user_and_its_sessions,
+    the_last_active_admin_stays,
+    two_admins_demoting_each_other_at_once_leave_one,
+    an_unreachable_database_is_503,
+);

@@ -3,22 +3,23 @@
 //! Covers login (JSON and OAuth2 form), me, logout, refresh rotation and reuse, every token
 //! forgery the guard must refuse, throttling, and store failures.
 
+#[macro_use]
 mod common;
 
+use common::runtime::{Runtime, TestApp};
 use common::site::{Site, PASSWORD};
 use jwt_simple::prelude::{Claims, Duration, HS256Key, MACLike, UnixTimeStamp};
 use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use serde_json::{json, Value};
 use solarhub_host::client::{get, request, Reply};
-use solarhub_host::RunningHost;
 use solarhub_shared::auth::{AccessClaims, AUDIENCE, ISSUER};
 use solarhub_shared::schema::Database;
 
-async fn start(site: &Site, overrides: &[(&str, &str)]) -> RunningHost {
-    common::start_app(site.variables(), overrides).await
+async fn start(rt: Runtime, site: &Site, overrides: &[(&str, &str)]) -> TestApp {
+    common::start_app(rt, site.variables(), overrides).await
 }
 
-async fn post_json(host: &RunningHost, path: &str, body: Value) -> Reply {
+async fn post_json(host: &TestApp, path: &str, body: Value) -> Reply {
     let body = body.to_string();
     request(
         host.addr,
@@ -31,7 +32,7 @@ async fn post_json(host: &RunningHost, path: &str, body: Value) -> Reply {
     .unwrap()
 }
 
-async fn login(host: &RunningHost, username: &str, password: &str) -> Reply {
+async fn login(host: &TestApp, username: &str, password: &str) -> Reply {
     post_json(
         host,
         "/api/v1/auth/login",
@@ -40,7 +41,7 @@ async fn login(host: &RunningHost, username: &str, password: &str) -> Reply {
     .await
 }
 
-async fn tokens(host: &RunningHost, username: &str) -> (String, String) {
+async fn tokens(host: &TestApp, username: &str) -> (String, String) {
     let reply = login(host, username, PASSWORD).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let body = reply.json().unwrap();
@@ -50,7 +51,7 @@ async fn tokens(host: &RunningHost, username: &str) -> (String, String) {
     )
 }
 
-async fn me(host: &RunningHost, token: &str) -> Reply {
+async fn me(host: &TestApp, token: &str) -> Reply {
     let auth = format!("Bearer {token}");
     request(
         host.addr,
@@ -69,11 +70,10 @@ fn assert_401(reply: &Reply, detail: &str) {
     assert_eq!(reply.json().unwrap()["detail"], detail);
 }
 
-#[tokio::test]
-async fn login_with_json_or_form_then_me() {
+async fn login_with_json_or_form_then_me(rt: Runtime) {
     let site = Site::new("auth_login", &[Database::Ess]).await;
     let id = site.add_user("ada", &["admin"]).await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
 
     let reply = login(&host, "ada", PASSWORD).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -122,11 +122,10 @@ async fn login_with_json_or_form_then_me() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn bad_logins_get_one_generic_answer_and_bad_input_422() {
+async fn bad_logins_get_one_generic_answer_and_bad_input_422(rt: Runtime) {
     let site = Site::new("auth_bad", &[Database::Ess]).await;
     site.add_user("bob", &["viewer"]).await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
 
     assert_401(
         &login(&host, "bob", "wrong password!").await,
@@ -195,8 +194,7 @@ async fn bad_logins_get_one_generic_answer_and_bad_input_422() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn legacy_flask_hashes_log_in_and_are_moved_to_argon2id() {
+async fn legacy_flask_hashes_log_in_and_are_moved_to_argon2id(rt: Runtime) {
     let site = Site::new("auth_legacy", &[Database::Ess]).await;
     // passlib pbkdf2-sha512 and bcrypt hashes of PASSWORD, as the Flask app stored them.
     let pbkdf2 = "$pbkdf2-sha512$25000$vdfa23uvVepdK6VUqhWiFA$xbIZxvQJO.5UOSjNgrDQxo1T0izKnp10Ug8TnIU7JX.lCXlRE/8mfEvlo/7NCr3Fns.x5qaxzuFAbh5OwFYZaA";
@@ -211,7 +209,12 @@ async fn legacy_flask_hashes_log_in_and_are_moved_to_argon2id() {
         site.add_user_with_hash("old_salted", salted, &["viewer"], true)
             .await,
     ];
-    let host = start(&site, &[("legacy_password_salt", "fs-legacy-salt-2019")]).await;
+    let host = start(
+        rt,
+        &site,
+        &[("legacy_password_salt", "fs-legacy-salt-2019")],
+    )
+    .await;
 
     assert_401(
         &login(&host, "old_pbkdf2", "correct horse battery stapl").await,
@@ -245,13 +248,12 @@ async fn legacy_flask_hashes_log_in_and_are_moved_to_argon2id() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn an_inactive_user_cannot_log_in() {
+async fn an_inactive_user_cannot_log_in(rt: Runtime) {
     let site = Site::new("auth_inactive", &[Database::Ess]).await;
     let hash = solarhub_shared::password::hash_password(PASSWORD).unwrap();
     site.add_user_with_hash("sleepy", &hash, &["viewer"], false)
         .await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
     let reply = login(&host, "sleepy", PASSWORD).await;
     assert_eq!(reply.status, 403, "{}", reply.text());
     host.stop().await.unwrap();
@@ -298,11 +300,10 @@ fn payload(token: &str) -> Value {
     serde_json::from_slice(&Base64UrlSafeNoPadding::decode_to_vec(part, None).unwrap()).unwrap()
 }
 
-#[tokio::test]
-async fn the_guard_refuses_every_forged_or_stale_token() {
+async fn the_guard_refuses_every_forged_or_stale_token(rt: Runtime) {
     let site = Site::new("auth_guard", &[Database::Ess]).await;
     let id = site.add_user("ada", &["viewer"]).await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
     let forge = Forge::new(&site.jwt_secret);
 
     // The control: a token signed with the right key and claims is accepted.
@@ -406,11 +407,10 @@ async fn the_guard_refuses_every_forged_or_stale_token() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn logout_revokes_the_access_token_and_its_session() {
+async fn logout_revokes_the_access_token_and_its_session(rt: Runtime) {
     let site = Site::new("auth_logout", &[Database::Ess]).await;
     site.add_user("ada", &["operator"]).await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
     let (access, refresh) = tokens(&host, "ada").await;
     assert_eq!(me(&host, &access).await.status, 200);
 
@@ -445,11 +445,10 @@ async fn logout_revokes_the_access_token_and_its_session() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn refresh_rotates_and_reuse_kills_the_family() {
+async fn refresh_rotates_and_reuse_kills_the_family(rt: Runtime) {
     let site = Site::new("auth_refresh", &[Database::Ess]).await;
     site.add_user("ada", &["viewer"]).await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
     let (_, r1) = tokens(&host, "ada").await;
 
     let refresh = |token: String| {
@@ -494,12 +493,12 @@ async fn refresh_rotates_and_reuse_kills_the_family() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn failed_logins_are_throttled_per_username_and_per_address() {
+async fn failed_logins_are_throttled_per_username_and_per_address(rt: Runtime) {
     let site = Site::new("auth_throttle", &[Database::Ess]).await;
     site.add_user("ada", &["viewer"]).await;
     site.add_user("bob", &["viewer"]).await;
     let host = start(
+        rt,
         &site,
         &[
             ("login_max_failures_per_user", "3"),
@@ -531,11 +530,11 @@ async fn failed_logins_are_throttled_per_username_and_per_address() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn unreachable_stores_are_503_naming_them() {
+async fn unreachable_stores_are_503_naming_them(rt: Runtime) {
     let site = Site::new("auth_down", &[Database::Ess]).await;
     site.add_user("ada", &["viewer"]).await;
     let host = start(
+        rt,
         &site,
         &[
             ("redis_main_host", "127.0.0.1:6399"),
@@ -549,6 +548,7 @@ async fn unreachable_stores_are_503_naming_them() {
     host.stop().await.unwrap();
 
     let host = start(
+        rt,
         &site,
         &[
             ("mysql_host", "127.0.0.1:3399"),
@@ -564,13 +564,12 @@ async fn unreachable_stores_are_503_naming_them() {
     site.cleanup().await;
 }
 
-#[tokio::test]
-async fn the_guard_fails_closed_without_its_configuration() {
+async fn the_guard_fails_closed_without_its_configuration(rt: Runtime) {
     // A component that forgot to declare redis_key_prefix would otherwise look revocations up under
     // the wrong keys and accept revoked tokens.
     let site = Site::new("auth_guard_config", &[Database::Ess]).await;
     site.add_user("ada", &["admin"]).await;
-    let host = start(&site, &[]).await;
+    let host = start(rt, &site, &[]).await;
     let (access, _) = tokens(&host, "ada").await;
     host.stop().await.unwrap();
 
@@ -604,3 +603,16 @@ async fn the_guard_fails_closed_without_its_configuration() {
     host.stop().await.unwrap();
     site.cleanup().await;
 }
+
+on_both_runtimes!(
+    login_with_json_or_form_then_me,
+    bad_logins_get_one_generic_answer_and_bad_input_422,
+    legacy_flask_hashes_log_in_and_are_moved_to_argon2id,
+    an_inactive_user_cannot_log_in,
+    the_guard_refuses_every_forged_or_stale_token,
+    logout_revokes_the_access_token_and_its_session,
+    refresh_rotates_and_reuse_kills_the_family,
+    failed_logins_are_throttled_per_username_and_per_address,
+    unreachable_stores_are_503_naming_them,
+    the_guard_fails_closed_without_its_configuration,
+);

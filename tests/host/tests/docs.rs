@@ -4,30 +4,32 @@
 //! path is routed and answered by a component with a documented status. Adding a route without
 //! documenting it fails here.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
+use common::runtime::{Runtime, TestApp};
 use serde_json::Value;
 use solarhub_host::client::{get, request, Reply};
-use solarhub_host::RunningHost;
 
 const OPENAPI: &str = "/api/v1/openapi.json";
+const CATCH_ALL: &str = "/api/...";
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-async fn start() -> RunningHost {
+async fn start(rt: Runtime) -> TestApp {
     let vars = vec![(
         "jwt_secret".to_owned(),
         "docs-tests-sign-nothing-0123456789abcdef".to_owned(),
     )];
-    common::start_app(vars, &[]).await
+    common::start_app(rt, vars, &[]).await
 }
 
-async fn document(host: &RunningHost) -> Value {
+async fn document(host: &TestApp) -> Value {
     let reply = get(host.addr, OPENAPI).await.unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.header("content-type"), Some("application/json"));
@@ -115,9 +117,8 @@ fn documented_paths(doc: &Value) -> Vec<String> {
     doc["paths"].as_object().unwrap().keys().cloned().collect()
 }
 
-#[tokio::test]
-async fn openapi_document_is_served_and_parses() {
-    let host = start().await;
+async fn openapi_document_is_served_and_parses(rt: Runtime) {
+    let host = start(rt).await;
     let doc = document(&host).await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
@@ -134,15 +135,15 @@ async fn openapi_document_is_served_and_parses() {
     );
 }
 
-#[tokio::test]
-async fn every_route_in_spin_toml_is_documented() {
-    let host = start().await;
+async fn every_route_in_spin_toml_is_documented(rt: Runtime) {
+    let host = start(rt).await;
     let doc = document(&host).await;
     let documented: BTreeSet<String> = documented_paths(&doc).iter().map(|p| shape(p)).collect();
     let manifest = spin_toml();
     let routes = routes(&manifest);
     assert!(routes.len() >= 7);
-    for route in &routes {
+    // The catch-all serves only the JSON 404 (tested below), nothing to document.
+    for route in routes.iter().filter(|r| r.route != CATCH_ALL) {
         match route.wildcard_prefix() {
             None => assert!(
                 documented.contains(&shape(&route.route)),
@@ -181,11 +182,15 @@ async fn every_route_in_spin_toml_is_documented() {
 
 /// Each documented operation, requested without credentials or body, reaches a component (not the
 /// router's empty 404) and answers with a status the document lists for it.
-#[tokio::test]
-async fn every_documented_path_is_routed_and_answers_as_documented() {
-    let host = start().await;
+async fn every_documented_path_is_routed_and_answers_as_documented(rt: Runtime) {
+    let host = start(rt).await;
     let doc = document(&host).await;
-    let routes = routes(&spin_toml());
+    // The `/api/...` catch-all answers every path with a JSON 404: a documented path must be
+    // routed by a route of its own.
+    let routes: Vec<Route> = routes(&spin_toml())
+        .into_iter()
+        .filter(|r| r.route != CATCH_ALL)
+        .collect();
     for path in documented_paths(&doc) {
         let concrete: String = path
             .split('/')
@@ -218,9 +223,8 @@ async fn every_documented_path_is_routed_and_answers_as_documented() {
     }
 }
 
-#[tokio::test]
-async fn swagger_ui_and_redoc_pages_load_the_document() {
-    let host = start().await;
+async fn swagger_ui_and_redoc_pages_load_the_document(rt: Runtime) {
+    let host = start(rt).await;
     for (page, marker) in [
         ("/api/v1/docs", "swagger-ui-dist@"),
         ("/api/v1/redoc", "redoc@"),
@@ -241,9 +245,8 @@ async fn swagger_ui_and_redoc_pages_load_the_document() {
     }
 }
 
-#[tokio::test]
-async fn wrong_method_is_405() {
-    let host = start().await;
+async fn wrong_method_is_405(rt: Runtime) {
+    let host = start(rt).await;
     for path in [OPENAPI, "/api/v1/docs", "/api/v1/redoc"] {
         let reply = request(host.addr, "POST", path, &[], b"{}").await.unwrap();
         assert_eq!(reply.status, 405, "{path}");
@@ -251,3 +254,37 @@ async fn wrong_method_is_405() {
         assert_eq!(reply.json().unwrap()["detail"], "Method Not Allowed");
     }
 }
+
+/// Spin's router answers a path no route matches with an empty 404; under `/api` the catch-all
+/// route gives the FastAPI answer instead, whatever the method.
+async fn unknown_paths_under_api_are_json_404(rt: Runtime) {
+    let host = start(rt).await;
+    for (method, path) in [
+        ("GET", "/api/v1/nothing-here"),
+        ("POST", "/api/v1/bess/1/extra"),
+        ("GET", "/api/unknown_legacy"),
+        ("DELETE", "/api/v1/openapi.json/x"),
+    ] {
+        let reply = request(host.addr, method, path, &[], b"").await.unwrap();
+        assert_eq!(reply.status, 404, "{method} {path}");
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert_eq!(
+            reply.json().unwrap()["detail"],
+            "Not Found",
+            "{method} {path}"
+        );
+    }
+    // Outside /api the app owns nothing: the runtime's own empty 404.
+    let reply = get(host.addr, "/favicon.ico").await.unwrap();
+    assert_eq!(reply.status, 404);
+    assert!(reply.body.is_empty(), "{}", reply.text());
+}
+
+on_both_runtimes!(
+    openapi_document_is_served_and_parses,
+    every_route_in_spin_toml_is_documented,
+    every_documented_path_is_routed_and_answers_as_documented,
+    swagger_ui_and_redoc_pages_load_the_document,
+    wrong_method_is_405,
+    unknown_paths_under_api_are_json_404,
+);

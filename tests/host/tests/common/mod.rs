@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod runtime;
 pub mod site;
 
 use std::net::SocketAddr;
@@ -32,18 +33,18 @@ pub fn options(manifest: PathBuf, variables: &[(&str, String)]) -> HostOptions {
     options
 }
 
-/// Starts the app of `spin.toml` with `variables`, each of `overrides` replacing its namesake.
+/// Starts the app of `spin.toml` on `runtime` with `variables`, each of `overrides` replacing its
+/// namesake.
 pub async fn start_app(
+    runtime: runtime::Runtime,
     mut variables: Vec<(String, String)>,
     overrides: &[(&str, &str)],
-) -> RunningHost {
+) -> runtime::TestApp {
     for (k, v) in overrides {
         variables.retain(|(name, _)| name != k);
         variables.push(((*k).to_owned(), (*v).to_owned()));
     }
-    let mut options = HostOptions::new(repo_root().join("spin.toml"));
-    options.variables = variables;
-    start(options).await
+    runtime::start(runtime, repo_root().join("spin.toml"), variables).await
 }
 
 pub async fn start(options: HostOptions) -> RunningHost {
