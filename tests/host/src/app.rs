@@ -1,5 +1,5 @@
-//! A loaded application: its router and, per routed component, a pre-instantiated component with its
-//! resolved configuration.
+//! A loaded application: its router and, per routed component, a pre-instantiated WASIp3 handler
+//! with its resolved configuration and the instances that serve it (see `instance.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::handler::ProxyHandler;
 
+use crate::instance::{Instances, ReuseConfig, EPOCH_TICKS_PER_SEC};
 use crate::loader::{self, CompileCache, Dependency};
 use crate::manifest::{ComponentRef, DependencyDecl, Manifest, RouteDecl};
 use crate::outbound::AllowedHosts;
 use crate::routes::Router;
-use crate::state::{ComponentContext, RequestState, StoreClients};
+use crate::state::{ComponentContext, InstanceState, StoreCounters};
 use crate::variables::{AppVariables, ComponentVariables, Provider, Source};
 
 #[derive(Debug, Clone)]
@@ -26,8 +27,16 @@ pub struct HostOptions {
     /// Variable values that win over every provider (`--variable`, tests).
     pub variables: Vec<(String, String)>,
     pub cache_dir: Option<PathBuf>,
-    /// A request still running after this is stopped (its guest traps) and answered with a 500.
+    /// A request still running after this is answered with a 500 and its instance is stopped
+    /// (a busy guest traps at the next epoch tick). Spin 4.0.2 has no deadline by default
+    /// (`--request-timeout`); this host keeps one so a stuck guest cannot hang a test.
     pub request_timeout: Duration,
+    /// Requests one instance serves before it is dropped (Spin: `--max-instance-reuse-count`, 128).
+    pub max_instance_reuse_count: usize,
+    /// Requests one instance serves at once (Spin: `--max-instance-concurrent-reuse-count`, 16).
+    pub max_instance_concurrent_reuse_count: usize,
+    /// An instance with no work for this long is dropped (Spin: `--idle-instance-timeout`, 1 s).
+    pub idle_instance_timeout: Duration,
     /// Linear memory one instance may grow to.
     pub max_instance_memory: usize,
 }
@@ -40,14 +49,48 @@ impl HostOptions {
             variables: Vec::new(),
             cache_dir: CompileCache::default_dir(),
             request_timeout: Duration::from_secs(30),
+            max_instance_reuse_count: 128,
+            max_instance_concurrent_reuse_count: 16,
+            idle_instance_timeout: Duration::from_secs(1),
             max_instance_memory: 128 << 20,
+        }
+    }
+
+    fn reuse(&self) -> ReuseConfig {
+        ReuseConfig {
+            max_instance_reuse_count: self.max_instance_reuse_count.max(1),
+            max_instance_concurrent_reuse_count: self.max_instance_concurrent_reuse_count.max(1),
+            idle_instance_timeout: self.idle_instance_timeout,
+            request_timeout: self.request_timeout,
+            max_instance_memory: self.max_instance_memory,
         }
     }
 }
 
 pub struct LoadedComponent {
-    pub pre: ProxyPre<RequestState>,
+    /// Hands requests to this component's instances (wasmtime-wasi-http's reuse machinery).
+    pub handler: ProxyHandler<Instances>,
     pub ctx: Arc<ComponentContext>,
+}
+
+impl LoadedComponent {
+    /// Instances created so far (the first is 1).
+    pub fn instances_started(&self) -> u64 {
+        self.handler
+            .state()
+            .counter
+            .started
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Instances that ended with an error (a trap, a deadline).
+    pub fn instances_failed(&self) -> u64 {
+        self.handler
+            .state()
+            .counter
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 pub struct App {
@@ -55,13 +98,10 @@ pub struct App {
     pub engine: Engine,
     pub router: Router,
     pub components: HashMap<String, LoadedComponent>,
-    pub stores: Arc<StoreClients>,
+    pub stores: Arc<StoreCounters>,
     pub options: HostOptions,
     ticker_stop: Arc<AtomicBool>,
 }
-
-/// Epoch ticks per second: the granularity of the request deadline.
-pub const EPOCH_TICKS_PER_SEC: u64 = 100;
 
 impl App {
     pub fn load(options: HostOptions) -> Result<App> {
@@ -77,9 +117,12 @@ impl App {
         let app_vars = AppVariables::resolve(&manifest.variables, &Provider::new(sources))?;
 
         let engine = new_engine(options.max_instance_memory)?;
-        let mut linker: Linker<RequestState> = Linker::new(&engine);
+        // What spin-sdk 6 components import: WASI 0.2 from Rust's std on wasm32-wasip2, WASI and
+        // wasi:http at 0.3.0-rc from the handler bindings, and the fermyon:spin@2.0.0 stores.
+        let mut linker: Linker<InstanceState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
         crate::bindings::SpinImports::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |s| s,
@@ -102,7 +145,7 @@ impl App {
         }
 
         let cache = CompileCache::new(options.cache_dir.clone());
-        let stores = Arc::new(StoreClients::default());
+        let stores = Arc::new(StoreCounters::default());
         let mut components = HashMap::new();
         let mut triggered: Vec<&String> = manifest
             .trigger
@@ -125,7 +168,8 @@ impl App {
                         path.display()
                     )
                 })?;
-                loader::componentize(bytes, &path)
+                loader::require_component(&bytes, &path)?;
+                Ok(bytes)
             };
             let mut deps = Vec::new();
             for (key, dep) in &decl.dependencies {
@@ -144,13 +188,14 @@ impl App {
             let component = cache
                 .compile(&engine, &bytes)
                 .with_context(|| format!("compiling component {id:?}"))?;
+            loader::require_p3_handler(&engine, &component)
+                .with_context(|| format!("component {id:?} cannot serve HTTP here"))?;
             let pre = linker
                 .instantiate_pre(&component)
                 .map_err(anyhow::Error::from)
                 .with_context(|| {
                     format!("component {id:?} imports something this host does not provide")
                 })?;
-            let pre = ProxyPre::new(pre)?;
             let ctx = Arc::new(ComponentContext {
                 id: id.clone(),
                 variables: ComponentVariables::resolve(&decl.variables, &app_vars)
@@ -164,7 +209,9 @@ impl App {
                     .collect(),
                 stores: stores.clone(),
             });
-            components.insert(id.clone(), LoadedComponent { pre, ctx });
+            let handler = Instances::handler(engine.clone(), ctx.clone(), options.reuse(), pre)
+                .with_context(|| format!("component {id:?}"))?;
+            components.insert(id.clone(), LoadedComponent { handler, ctx });
         }
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -187,21 +234,44 @@ impl App {
     }
 }
 
+impl App {
+    /// Waits (at most `patience`) until no instance of any component is alive.
+    pub async fn instances_ended(&self, patience: Duration) -> bool {
+        let until = Instant::now() + patience;
+        loop {
+            let live: u64 = self
+                .components
+                .values()
+                .map(|c| c.handler.state().counter.live.load(Ordering::Relaxed))
+                .sum();
+            if live == 0 {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 impl Drop for App {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
 }
 
-/// Concurrent instances the pooling allocator reserves room for (each request holds one).
+/// Live instances the pooling allocator reserves room for (each serves up to
+/// `max_instance_concurrent_reuse_count` requests at once).
 const POOLED_INSTANCES: u32 = 256;
 
 fn new_engine(max_instance_memory: usize) -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
-    // Like Spin: pre-reserved slots for instances, memories, tables and fiber stacks make a fresh
-    // instance per request cheap (no mmap/munmap per request).
+    config.wasm_component_model_async(true);
+    // Like Spin: pre-reserved slots for instances, memories, tables and fiber stacks make a new
+    // instance cheap (no mmap/munmap per instance).
     let mut pooling = wasmtime::PoolingAllocationConfig::default();
     pooling
         .total_component_instances(POOLED_INSTANCES)

@@ -2,12 +2,14 @@
 //!
 //! It runs a Spin application (manifest v2, HTTP trigger) on wasmtime, with the fermyon:spin
 //! MySQL, Redis and variables interfaces implemented on mysql_async and redis, so the integration
-//! tests exercise the same compiled components against real MariaDB and Redis. Where it knowingly
-//! differs from Spin, the module that differs says so.
+//! tests exercise the same compiled components against real MariaDB and Redis. It serves WASIp3
+//! handlers (spin-sdk 6) with Spin 4's instance reuse. Where it knowingly differs from Spin, the
+//! module that differs says so.
 
 pub mod app;
 pub mod bindings;
 pub mod client;
+pub mod instance;
 pub mod loader;
 pub mod manifest;
 pub mod mysql;

@@ -1,6 +1,6 @@
-//! From files on disk to compiled components: wasip1 modules become components (with the WASI
-//! preview1 reactor adapter, as Spin does), `{ component = "..." }` dependencies are composed into
-//! their importer, and the compiled result is cached on disk so a restart skips Cranelift.
+//! From files on disk to compiled components: `{ component = "..." }` dependencies are composed
+//! into their importer, the HTTP component must be a WASIp3 handler, and the compiled result is
+//! cached on disk so a restart skips Cranelift.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -11,26 +11,51 @@ use wac_graph::{CompositionGraph, EncodeOptions};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-/// Returns the bytes of a component, converting a core module if needed.
-pub fn componentize(bytes: Vec<u8>, origin: &Path) -> Result<Vec<u8>> {
+/// The handler interface Spin 4.0.2 serves with instance reuse (spin-sdk 6's `#[http_service]`).
+/// Spin matches this exact version; the final `wasi:http/handler@0.3.0` (spin-sdk 7) is not it.
+pub const P3_HANDLER: &str = "wasi:http/handler@0.3.0-rc-2026-03-15";
+
+/// Checks that `bytes` is a component. A core module (a wasip1 build, spin-sdk 5) is refused:
+/// Spin would wrap it with the preview1 adapter and serve it as a WASIp2 handler, a fresh
+/// instance per request, which this host no longer does.
+pub fn require_component(bytes: &[u8], origin: &Path) -> Result<()> {
     // The binary header: magic, then the version (1 for modules) and layer (1 for components).
     match bytes.get(..8) {
-        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => return Ok(bytes),
-        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {}
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(()),
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => bail!(
+            "{} is a core WebAssembly module (a wasm32-wasip1 build); this host runs only \
+             components: build it for wasm32-wasip2 (spin-sdk 6)",
+            origin.display()
+        ),
         _ => bail!(
             "{} is not a WebAssembly module or component",
             origin.display()
         ),
     }
-    wit_component::ComponentEncoder::default()
-        .validate(true)
-        .module(&bytes)?
-        .adapter(
-            "wasi_snapshot_preview1",
-            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-        )?
-        .encode()
-        .with_context(|| format!("turning {} into a component", origin.display()))
+}
+
+/// Checks that an HTTP component exports the WASIp3 handler, naming what it exports instead.
+pub fn require_p3_handler(engine: &Engine, component: &Component) -> Result<()> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    if exports.iter().any(|name| name == P3_HANDLER) {
+        return Ok(());
+    }
+    let handler = exports.iter().find(|name| {
+        name.starts_with("wasi:http/incoming-handler@")
+            || name.starts_with("wasi:http/handler@")
+            || name.starts_with("fermyon:spin/inbound-http")
+    });
+    match handler {
+        Some(other) => bail!(
+            "it exports {other}, but this host serves only WASIp3 handlers ({P3_HANDLER}, \
+             spin-sdk 6's #[http_service])"
+        ),
+        None => bail!("it exports no HTTP handler (expected {P3_HANDLER})"),
+    }
 }
 
 /// One dependency to plug into a component: the manifest key (`ns:pkg/iface`, `ns:pkg` or a

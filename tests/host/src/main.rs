@@ -10,7 +10,12 @@ use solarhub_host::{App, HostOptions, Server};
 
 const USAGE: &str = "usage: solarhub-host up [--from spin.toml] [--listen 127.0.0.1:3000]
                        [--runtime-config-file runtime-config.toml] [--variable name=value]...
-                       [--request-timeout-secs 30] [--no-cache] [--quiet]";
+                       [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
+                       [--idle-instance-timeout 1s] [--request-timeout 30s]
+                       [--no-cache] [--quiet]
+
+Durations as Spin takes them: a number of seconds, or with a suffix s, ms, us or ns. Spin also
+accepts a range (a..b) for the reuse flags and timeouts; this host takes single values.";
 
 fn main() -> Result<()> {
     let started = Instant::now();
@@ -45,9 +50,13 @@ fn main() -> Result<()> {
                     .context("--variable takes name=value")?;
                 options.variables.push((k.to_owned(), v.to_owned()));
             }
-            "--request-timeout-secs" => {
-                options.request_timeout =
-                    Duration::from_secs(value()?.parse().context("--request-timeout-secs")?)
+            "--request-timeout" => options.request_timeout = parse_duration(&value()?)?,
+            "--idle-instance-timeout" => options.idle_instance_timeout = parse_duration(&value()?)?,
+            "--max-instance-reuse-count" => {
+                options.max_instance_reuse_count = parse_count(&value()?)?
+            }
+            "--max-instance-concurrent-reuse-count" => {
+                options.max_instance_concurrent_reuse_count = parse_count(&value()?)?
             }
             "--no-cache" => options.cache_dir = None,
             "--quiet" => quiet = true,
@@ -73,8 +82,41 @@ fn main() -> Result<()> {
         }
         println!("Ready in {} ms", started.elapsed().as_millis());
         let server = Server::new(Arc::new(app), !quiet);
-        server.serve(listener, shutdown_signal()).await
+        server.clone().serve(listener, shutdown_signal()).await?;
+        // Instances end on their idle timeout: wait for them, so the store connections they hold
+        // are closed cleanly rather than cut when the process exits.
+        let patience = server.app().options.idle_instance_timeout + Duration::from_secs(1);
+        if !server.app().instances_ended(patience).await {
+            eprintln!("Shutdown: instances still running after {patience:?}");
+        }
+        Ok(())
     })
+}
+
+/// Spin's duration syntax: `30`, `30s`, `500ms`, `10us`, `10ns`.
+fn parse_duration(text: &str) -> Result<Duration> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .with_context(|| format!("expected a duration like 30s or 500ms; got {text:?}"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1e3,
+        "us" | "μs" => number / 1e6,
+        "ns" => number / 1e9,
+        _ => bail!("unknown duration unit {unit:?} in {text:?} (use s, ms, us or ns)"),
+    };
+    Duration::try_from_secs_f64(seconds).with_context(|| format!("bad duration {text:?}"))
+}
+
+fn parse_count(text: &str) -> Result<usize> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("expected a whole number of at least 1; got {text:?}"),
+    }
 }
 
 async fn shutdown_signal() {

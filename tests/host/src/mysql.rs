@@ -4,56 +4,35 @@
 //! and a non-NULL value in such a column fails the query, so a component that works here works on
 //! Spin too.
 //!
-//! Unlike Spin, connections come from a pool per address shared by all requests: a test host needs
-//! no handshake per request. `StoreClients::mysql_opens` counts what Spin would have opened.
+//! Like Spin, every `open` makes a new server connection, owned by the guest's resource: it closes
+//! when the guest drops the handle or its instance goes away (the `Store`'s table drops it), and
+//! never returns to a pool. `StoreCounters::mysql` counts them.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Value};
+use mysql_async::{Conn, Opts, Value};
 use wasmtime::component::Resource;
 
 use crate::bindings::mysql::{Host, HostConnection};
 use crate::bindings::rdbms_types::{self, Column, DbDataType, DbValue, ParameterValue, RowSet};
-use crate::state::RequestState;
+use crate::state::{ConnectionCounter, InstanceState};
 
 type Error = rdbms_types::Error;
 
+/// A guest's MySQL connection. Dropping it closes the server connection (mysql_async sends
+/// COM_QUIT from a background task).
 pub struct MysqlConnection {
     conn: Conn,
+    counter: Arc<ConnectionCounter>,
 }
 
-/// Pools keyed by the exact address a guest opened.
-#[derive(Default)]
-pub struct MysqlPools {
-    pools: Mutex<HashMap<String, Pool>>,
-    pub opens: AtomicU64,
-}
-
-impl MysqlPools {
-    fn pool(&self, address: &str) -> Result<Pool, String> {
-        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(pool) = pools.get(address) {
-            return Ok(pool.clone());
-        }
-        let opts = build_opts(address)?;
-        let pool = Pool::new(opts);
-        pools.insert(address.to_owned(), pool.clone());
-        Ok(pool)
-    }
-
-    pub async fn disconnect_all(&self) {
-        let pools: Vec<Pool> = {
-            let mut map = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-            map.drain().map(|(_, p)| p).collect()
-        };
-        for pool in pools {
-            let _ = pool.disconnect().await;
-        }
+impl Drop for MysqlConnection {
+    fn drop(&mut self) {
+        self.counter.closes.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -80,19 +59,15 @@ fn build_opts(address: &str) -> Result<Opts, String> {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    let opts = Opts::from_url(&url).map_err(|e| format!("{e:?}"))?;
-    let pool = PoolOpts::default()
-        .with_constraints(PoolConstraints::new(0, 64).expect("0 <= 64"))
-        .with_inactive_connection_ttl(Duration::from_secs(30))
-        .with_ttl_check_interval(Duration::from_secs(10));
-    Ok(OptsBuilder::from_opts(opts).pool_opts(pool).into())
+    Opts::from_url(&url).map_err(|e| format!("{e:?}"))
 }
 
+/// Spin sets none; a test host should not hang on a server that never answers.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-impl Host for RequestState {}
+impl Host for InstanceState {}
 
-impl HostConnection for RequestState {
+impl HostConnection for InstanceState {
     async fn open(
         &mut self,
         address: String,
@@ -103,13 +78,11 @@ impl HostConnection for RequestState {
                 "address {address} is not permitted"
             ))));
         }
-        let stores = &self.ctx.stores;
-        stores.mysql.opens.fetch_add(1, Ordering::Relaxed);
-        let pool = match stores.mysql.pool(&address) {
-            Ok(pool) => pool,
+        let opts = match build_opts(&address) {
+            Ok(opts) => opts,
             Err(e) => return Ok(Err(Error::ConnectionFailed(e))),
         };
-        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, pool.get_conn()).await {
+        let conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Ok(Err(Error::ConnectionFailed(format!("{e:?}")))),
             Err(_) => {
@@ -118,7 +91,9 @@ impl HostConnection for RequestState {
                 )))
             }
         };
-        Ok(Ok(self.table.push(MysqlConnection { conn })?))
+        let counter = self.ctx.stores.mysql.clone();
+        counter.opens.fetch_add(1, Ordering::Relaxed);
+        Ok(Ok(self.table.push(MysqlConnection { conn, counter })?))
     }
 
     async fn query(
@@ -178,13 +153,13 @@ impl HostConnection for RequestState {
     }
 
     async fn drop(&mut self, this: Resource<MysqlConnection>) -> wasmtime::Result<()> {
-        // Dropping the mysql_async connection returns it to its pool.
+        // The connection closes with it.
         self.table.delete(this)?;
         Ok(())
     }
 }
 
-impl rdbms_types::Host for RequestState {}
+impl rdbms_types::Host for InstanceState {}
 
 fn to_params(params: Vec<ParameterValue>) -> mysql_async::Params {
     if params.is_empty() {

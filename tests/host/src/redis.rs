@@ -1,59 +1,53 @@
 //! fermyon:spin/redis@2.0.0 on the `redis` crate, with Spin's semantics: a denied or unparseable
 //! address is `invalid-address`, `execute` flattens replies into nil/status/int64/binary, and only
-//! `sadd` reports `type-error`. Multiplexed connections are shared per address across requests.
+//! `sadd` reports `type-error`.
+//!
+//! Like Spin, every `open` makes a new (multiplexed) server connection, owned by the guest's
+//! resource: it closes when the guest drops the handle or its instance goes away.
+//! `StoreCounters::redis` counts them.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, Value};
-use tokio::sync::Mutex;
 use wasmtime::component::Resource;
 
 use crate::bindings::redis::{Error, Host, HostConnection, RedisParameter, RedisResult};
-use crate::state::RequestState;
+use crate::state::{ConnectionCounter, InstanceState};
 
+/// A guest's Redis connection. The socket closes when the last clone of the multiplexed
+/// connection (this one; calls borrow clones only while they run) is dropped.
 pub struct RedisConnection {
     conn: MultiplexedConnection,
+    counter: Arc<ConnectionCounter>,
 }
 
-#[derive(Default)]
-pub struct RedisClients {
-    conns: Mutex<HashMap<String, MultiplexedConnection>>,
-    pub opens: AtomicU64,
+impl Drop for RedisConnection {
+    fn drop(&mut self) {
+        self.counter.closes.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
+/// Spin sets neither; a test host should not hang on a server that never answers.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl RedisClients {
-    async fn connect(&self, address: &str) -> Result<MultiplexedConnection, Error> {
-        let mut conns = self.conns.lock().await;
-        if let Some(conn) = conns.get(address) {
-            return Ok(conn.clone());
-        }
-        let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let conn = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| Error::Other(e.to_string()))?;
-        conns.insert(address.to_owned(), conn.clone());
-        Ok(conn)
-    }
-
-    /// Forgets a connection that failed, so the next open reconnects.
-    async fn forget(&self, address: &str) {
-        self.conns.lock().await.remove(address);
-    }
+async fn connect(address: &str) -> Result<MultiplexedConnection, Error> {
+    let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(other)
 }
 
-impl Host for RequestState {}
+impl Host for InstanceState {}
 
-impl RequestState {
+impl InstanceState {
     fn redis(
         &mut self,
         this: &Resource<RedisConnection>,
@@ -66,7 +60,7 @@ fn other(e: redis::RedisError) -> Error {
     Error::Other(e.to_string())
 }
 
-impl HostConnection for RequestState {
+impl HostConnection for InstanceState {
     async fn open(
         &mut self,
         address: String,
@@ -75,25 +69,13 @@ impl HostConnection for RequestState {
             crate::outbound::log_denied(&self.ctx.id, &address);
             return Ok(Err(Error::InvalidAddress));
         }
-        let clients = &self.ctx.stores.redis;
-        clients.opens.fetch_add(1, Ordering::Relaxed);
-        let conn = match clients.connect(&address).await {
+        let conn = match connect(&address).await {
             Ok(conn) => conn,
             Err(e) => return Ok(Err(e)),
         };
-        // A shared connection may have died since it was cached: check it, reconnect once.
-        let mut probe = conn.clone();
-        let conn = match redis::cmd("PING").query_async::<Value>(&mut probe).await {
-            Ok(_) => conn,
-            Err(_) => {
-                clients.forget(&address).await;
-                match clients.connect(&address).await {
-                    Ok(conn) => conn,
-                    Err(e) => return Ok(Err(e)),
-                }
-            }
-        };
-        Ok(Ok(self.table.push(RedisConnection { conn })?))
+        let counter = self.ctx.stores.redis.clone();
+        counter.opens.fetch_add(1, Ordering::Relaxed);
+        Ok(Ok(self.table.push(RedisConnection { conn, counter })?))
     }
 
     async fn publish(

@@ -1,31 +1,38 @@
-//! The HTTP front end: Spin's routing and request headers, a fresh instance per request, and the
-//! rule that a guest's failure is never what a client sees raw: a trap, a timeout or a missing
-//! response becomes a 500 JSON body carrying a request id that is also in the log.
+//! The HTTP front end: Spin's routing and request headers, each request handed to an instance of
+//! its component (reused across requests, see `instance.rs`), and the rule that a guest's failure
+//! is never what a client sees raw: a trap, a timeout or a missing response becomes a 500 JSON body
+//! carrying a request id that is also in the log.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use wasmtime::Store;
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::WasiHttpView;
+use tokio::sync::oneshot;
+use wasmtime::component::Accessor;
+use wasmtime_wasi_http::handler::Proxy;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::p3::bindings::Service;
 
-use crate::app::{App, EPOCH_TICKS_PER_SEC};
-use crate::state::RequestState;
+use crate::app::{App, LoadedComponent};
+use crate::instance::{deadline, InstanceLife};
+use crate::state::InstanceState;
 
-pub type Response = hyper::Response<HyperOutgoingBody>;
+pub type Body = UnsyncBoxBody<Bytes, ErrorCode>;
+pub type Response = hyper::Response<Body>;
 
 pub struct Server {
     app: Arc<App>,
@@ -34,6 +41,10 @@ pub struct Server {
     boot: u64,
     log_requests: bool,
 }
+
+/// How long a request whose instance died waits to learn why (the worker reports it right after
+/// dropping the instance, so this is only a bound).
+const FAILURE_PATIENCE: Duration = Duration::from_secs(2);
 
 impl Server {
     pub fn new(app: Arc<App>, log_requests: bool) -> Arc<Server> {
@@ -73,6 +84,8 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
+            // Spin 4.0.2 leaves Nagle on; a streamed p3 response then sometimes waits for the
+            // client's delayed ACK (~40 ms). This host does not reproduce that stall.
             let _ = stream.set_nodelay(true);
             let server = self.clone();
             let service = hyper::service::service_fn(move |req| {
@@ -98,7 +111,6 @@ impl Server {
         {
             eprintln!("Shutdown: gave up waiting for open connections after 10 s");
         }
-        self.app.stores.mysql.disconnect_all().await;
         Ok(())
     }
 
@@ -111,11 +123,15 @@ impl Server {
         );
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let (response, component) = self.dispatch(req, client, &id).await;
+        let (response, served) = self.dispatch(req, client, &id, started).await;
         if self.log_requests {
+            let (component, instance) = match served {
+                Some((component, Some(n))) => (component, format!(" instance={n}")),
+                Some((component, None)) => (component, String::new()),
+                None => ("-", String::new()),
+            };
             eprintln!(
-                "{method} {path} {} {} {:.2}ms id={id}",
-                component.unwrap_or("-"),
+                "{method} {path} {component} {} {:.2}ms id={id}{instance}",
                 response.status().as_u16(),
                 started.elapsed().as_secs_f64() * 1000.0
             );
@@ -123,12 +139,14 @@ impl Server {
         response
     }
 
+    /// Answers one request; says which component (and which of its instances) served it.
     async fn dispatch<'a>(
         &'a self,
         req: hyper::Request<Incoming>,
         client: SocketAddr,
         id: &str,
-    ) -> (Response, Option<&'a str>) {
+        started: Instant,
+    ) -> (Response, Option<(&'a str, Option<u64>)>) {
         let path = req.uri().path();
         if let Some(rest) = path.strip_prefix("/.well-known/spin/") {
             return (self.well_known(rest), None);
@@ -142,70 +160,80 @@ impl Server {
         let name = component.ctx.id.as_str();
         let req = match prepare_request(req, client, matched.headers) {
             Ok(req) => req,
-            Err(status) => return (empty(status), Some(name)),
+            Err(status) => return (empty(status), Some((name, None))),
         };
-        match self.run_guest(component, req).await {
-            Ok(response) => (response, Some(name)),
+        let until = deadline(started, self.app.options.request_timeout);
+        let (outcome, instance) = self.run_guest(component, req, until).await;
+        let number = instance.as_ref().map(|life| life.number);
+        match outcome {
+            Ok(response) => (response, Some((name, number))),
             Err(e) => {
-                eprintln!("Error processing request id={id} component={name}: {e:?}");
-                (internal_error(id), Some(name))
+                let on = number.map(|n| format!(" instance={n}")).unwrap_or_default();
+                eprintln!("Error processing request id={id} component={name}{on}: {e:#}");
+                (internal_error(id), Some((name, number)))
             }
         }
     }
 
+    /// Hands the request to an instance of `component` and waits for its response head (the body
+    /// streams afterwards), or for the deadline.
     async fn run_guest(
         &self,
-        component: &crate::app::LoadedComponent,
+        component: &LoadedComponent,
         req: hyper::Request<Incoming>,
-    ) -> Result<Response> {
-        let options = &self.app.options;
-        let mut store = Store::new(
-            &self.app.engine,
-            RequestState::new(component.ctx.clone(), options.max_instance_memory),
-        );
-        store.limiter(|s| s.limiter());
-        let ticks = options.request_timeout.as_millis() as u64 * EPOCH_TICKS_PER_SEC / 1000;
-        store.set_epoch_deadline(ticks.max(1));
-        store.epoch_deadline_trap();
-
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let incoming = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, req)?;
-        let outparam = store.data_mut().http().new_response_outparam(sender)?;
-        let pre = component.pre.clone();
-        let task = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-        });
-        let abort = task.abort_handle();
-        let outcome = tokio::time::timeout(options.request_timeout, receiver).await;
-        match outcome {
-            Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(code))) => Err(anyhow::anyhow!("guest set an error response: {code:?}")),
-            Ok(Err(_)) => {
-                // The guest returned or trapped without setting a response: the task says which.
-                let cause = match task.await {
-                    Ok(Ok(())) => {
-                        anyhow::anyhow!("guest failed to produce a response prior to returning")
+        until: Instant,
+    ) -> (Result<Response>, Option<Arc<InstanceLife>>) {
+        let timeout = self.app.options.request_timeout;
+        let req = req.map(|body| body.map_err(ErrorCode::from_hyper_request_error));
+        let (request, request_io) = wasmtime_wasi_http::p3::Request::from_http(req);
+        let (tx, rx) = oneshot::channel::<Result<Response>>();
+        // Which instance took the request, once one has.
+        let taken: Arc<OnceLock<Arc<InstanceLife>>> = Arc::default();
+        let taken_by = taken.clone();
+        component.handler.spawn(
+            None,
+            Box::new(move |accessor: &Accessor<InstanceState>, proxy: &Proxy| {
+                Box::pin(async move {
+                    if tx.is_closed() {
+                        return; // answered already: the deadline passed while it was queued
                     }
-                    Ok(Err(e)) => anyhow::Error::from(e).context("guest invocation failed"),
-                    Err(e) => anyhow::anyhow!("guest task failed: {e}"),
-                };
-                Err(cause)
+                    let life = accessor.with(|mut access| access.data_mut().life.clone());
+                    // The instance's own deadline counts from here, as the handler's does.
+                    let _in_flight = life.begin(deadline(Instant::now(), timeout));
+                    let _ = taken_by.set(life);
+                    let Proxy::P3(service) = proxy;
+                    match serve(accessor, service, request, request_io).await {
+                        Ok((response, body_dropped)) => {
+                            if tx.send(Ok(response)).is_ok() {
+                                // The guest writes the body from this instance's event loop,
+                                // which runs only while one of its tasks is pending: stay until
+                                // hyper has sent the body and dropped it (as Spin does).
+                                let _ = body_dropped.await;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                })
+            }),
+        );
+        let outcome = match tokio::time::timeout_at(until.into(), rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => {
+                // The task was dropped unanswered: its instance ended (a trap, another request's
+                // deadline) or could not start. Every request it was serving lands here.
+                Err(match taken.get() {
+                    Some(life) => match life.failure(FAILURE_PATIENCE).await {
+                        Some(cause) => anyhow!("instance {} failed: {cause}", life.number),
+                        None => anyhow!("instance {} ended without answering", life.number),
+                    },
+                    None => anyhow!("no instance could take the request (see the instance error)"),
+                })
             }
-            Err(_) => {
-                abort.abort();
-                Err(anyhow::anyhow!(
-                    "request timed out after {:?}",
-                    options.request_timeout
-                ))
-            }
-        }
+            Err(_) => Err(anyhow!("request timed out after {timeout:?}")),
+        };
+        (outcome, taken.get().cloned())
     }
 
     fn well_known(&self, rest: &str) -> Response {
@@ -265,9 +293,63 @@ fn prepare_request(
     Ok(req)
 }
 
-fn body(bytes: Bytes) -> HyperOutgoingBody {
+/// Calls the guest's handler and turns its response into an HTTP response whose body the guest
+/// keeps writing; the receiver resolves once hyper has dropped that body.
+async fn serve(
+    accessor: &Accessor<InstanceState>,
+    service: &Service,
+    request: wasmtime_wasi_http::p3::Request,
+    request_io: impl Future<Output = Result<(), ErrorCode>> + Send + 'static,
+) -> Result<(Response, oneshot::Receiver<()>)> {
+    let response = service
+        .handle(accessor, request)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|code| anyhow!("the guest answered with an error: {code:?}"))?;
+    let response = accessor
+        .with(|mut access| response.into_http(&mut access, request_io))
+        .map_err(anyhow::Error::from)?;
+    let (notify, dropped) = oneshot::channel();
+    let response = response.map(|body| {
+        NotifyOnDrop {
+            body,
+            _notify: notify,
+        }
+        .boxed_unsync()
+    });
+    Ok((response, dropped))
+}
+
+/// A response body that tells, by dropping its sender, when hyper is done with it.
+struct NotifyOnDrop {
+    body: Body,
+    _notify: oneshot::Sender<()>,
+}
+
+impl hyper::body::Body for NotifyOnDrop {
+    type Data = Bytes;
+    type Error = ErrorCode;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ErrorCode>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    // Exact when the guest set content-length: hyper then sends a length, not chunks.
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+fn body(bytes: Bytes) -> Body {
     Full::new(bytes)
-        .map_err(|never: Infallible| -> wasmtime_wasi_http::Error { match never {} })
+        .map_err(|never: Infallible| -> ErrorCode { match never {} })
         .boxed_unsync()
 }
 
