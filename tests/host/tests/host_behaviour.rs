@@ -1,6 +1,7 @@
 //! The host behaves like Spin for what SolarHub uses: routing and its headers, variables, outbound
-//! rules, traps and timeouts, dependency composition, the compile cache. Runs the fixture app under
-//! tests/fixtures (a compiled probe component) against the real MariaDB and Redis.
+//! rules, traps and timeouts, instance reuse and connection lifetimes, dependency composition, the
+//! compile cache. Runs the fixture app under tests/fixtures (a compiled probe component) against
+//! the real MariaDB and Redis.
 
 mod common;
 
@@ -14,12 +15,16 @@ fn fixture_manifest() -> std::path::PathBuf {
     common::repo_root().join("tests/fixtures/spin.toml")
 }
 
-async fn fixture_host(extra: &[(&str, String)]) -> RunningHost {
+fn fixture_options(extra: &[(&str, String)]) -> HostOptions {
     let mut vars = vec![("token", "t0ken".to_owned())];
     vars.extend(extra.iter().cloned());
     let mut options = common::options(fixture_manifest(), &vars);
     options.request_timeout = Duration::from_secs(2);
-    common::start(options).await
+    options
+}
+
+async fn fixture_host(extra: &[(&str, String)]) -> RunningHost {
+    common::start(fixture_options(extra)).await
 }
 
 async fn probe(host: &RunningHost, path: &str) -> Value {
@@ -370,4 +375,194 @@ async fn store_access_reads_what_was_written() {
     assert!(!failed.to_string().contains("SELECT"));
     missing.stop().await.unwrap();
     site.cleanup().await;
+}
+
+/// Waits up to 2 s for `done`.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(2);
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Requests served by the instance that answered, this one included.
+async fn served(host: &RunningHost) -> u64 {
+    probe(host, "/probe/instance").await["served"]
+        .as_u64()
+        .expect("served")
+}
+
+fn probe_component(host: &RunningHost) -> &solarhub_host::app::LoadedComponent {
+    &host.server.app().components["probe"]
+}
+
+#[tokio::test]
+async fn an_instance_serves_requests_up_to_the_reuse_limit() {
+    let mut options = fixture_options(&[]);
+    options.max_instance_reuse_count = 3;
+    let host = common::start(options).await;
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        seen.push(served(&host).await);
+    }
+    assert_eq!(
+        seen,
+        [1, 2, 3, 1, 2, 3, 1],
+        "guest state lives as long as its instance"
+    );
+    assert_eq!(probe_component(&host).instances_started(), 3);
+    host.stop().await.unwrap();
+
+    // Spin's default (128): one instance serves a whole sequence.
+    let host = fixture_host(&[]).await;
+    for expected in 1..=20 {
+        assert_eq!(served(&host).await, expected);
+    }
+    assert_eq!(probe_component(&host).instances_started(), 1);
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_instance_ends_and_closes_its_connections() {
+    let mut options = fixture_options(&[]);
+    options.idle_instance_timeout = Duration::from_millis(200);
+    let host = common::start(options).await;
+    let redis = &host.server.app().stores.redis;
+    let opened = redis.opened();
+    let live = probe(&host, "/probe/live/gtr/idle-test").await;
+    assert_eq!(live["present"], false, "{live}");
+    assert_eq!(redis.opened(), opened + 1);
+    eventually(
+        "the idle instance went away with its kept connection",
+        || redis.live() == 0,
+    )
+    .await;
+    assert_eq!(served(&host).await, 1, "a fresh instance");
+    assert_eq!(probe_component(&host).instances_started(), 2);
+    host.stop().await.unwrap();
+}
+
+/// Every `open` is a new server connection (as on Spin); one the guest keeps serves all the
+/// requests of its instance, one it drops is closed at once.
+#[tokio::test]
+async fn connections_live_as_long_as_the_guest_holds_them() {
+    let host = fixture_host(&[]).await;
+    let stores = &host.server.app().stores;
+    for _ in 0..10 {
+        let live = probe(&host, "/probe/live/gtr/kept-test").await;
+        assert_eq!(live["present"], false, "{live}");
+    }
+    assert_eq!(
+        stores.redis.opened(),
+        1,
+        "one kept connection for ten requests"
+    );
+    assert_eq!(stores.redis.live(), 1);
+    let instance = probe(&host, "/probe/instance").await;
+    assert_eq!(instance["kept_redis"], 1, "{instance}");
+
+    for round in 1..=3 {
+        let opened = probe(&host, "/probe/mysql?url=mysql://root@127.0.0.1:3306/").await;
+        assert_eq!(opened["ok"], "[[DbValue::Int64(42)]]", "{opened}");
+        assert_eq!(stores.mysql.opened(), round, "a new connection per open");
+        assert_eq!(stores.mysql.live(), 0, "closed when the guest dropped it");
+    }
+    assert_eq!(probe_component(&host).instances_started(), 1);
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_trap_ends_its_instance_and_the_next_request_gets_a_fresh_one() {
+    let host = fixture_host(&[]).await;
+    let redis = &host.server.app().stores.redis;
+    probe(&host, "/probe/live/gtr/trap-test").await;
+    assert_eq!(served(&host).await, 2);
+    assert_internal_error(&get(host.addr, "/probe/trap").await.unwrap());
+    assert_eq!(redis.live(), 0, "the dead instance's connection is closed");
+    assert_eq!(served(&host).await, 1, "a fresh instance");
+    let component = probe_component(&host);
+    assert_eq!(component.instances_started(), 2);
+    assert_eq!(component.instances_failed(), 1);
+
+    // A guest error (no trap) is a 500 too, but the instance lives on (`silent` is not counted).
+    assert_internal_error(&get(host.addr, "/probe/silent").await.unwrap());
+    assert_eq!(served(&host).await, 2);
+    assert_eq!(probe_component(&host).instances_failed(), 1);
+    host.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_guest_is_stopped_at_the_deadline_and_its_instance_replaced() {
+    let mut options = fixture_options(&[]);
+    options.request_timeout = Duration::from_millis(500);
+    let host = common::start(options).await;
+    assert_eq!(served(&host).await, 1);
+    let started = Instant::now();
+    assert_internal_error(&get(host.addr, "/probe/spin").await.unwrap());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+        "answered after {took:?}"
+    );
+    assert_eq!(served(&host).await, 1, "the looping instance was dropped");
+    eventually("the looping instance failed", || {
+        probe_component(&host).instances_failed() == 1
+    })
+    .await;
+    host.stop().await.unwrap();
+}
+
+fn write_manifest(name: &str, text: &str) -> std::path::PathBuf {
+    let path = common::repo_root().join(format!(
+        "tests/fixtures/{}{name}.toml",
+        common::unique_prefix("manifest")
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn only_wasip3_http_components_are_served() {
+    // A core module (a wasip1 build) is refused, not adapted.
+    let module = std::env::temp_dir().join(format!("{}.wasm", common::unique_prefix("module")));
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let path = write_manifest(
+        "core-module",
+        &format!(
+            "spin_manifest_version = 2\n[application]\nname = \"m\"\n\
+             [[trigger.http]]\nroute = \"/...\"\ncomponent = \"m\"\n\
+             [component.m]\nsource = {:?}\n",
+            module.display().to_string()
+        ),
+    );
+    let result = App::load(HostOptions::new(&path));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&module).unwrap();
+    let err = format!("{:#}", result.err().expect("a core module must be refused"));
+    assert!(err.contains("core WebAssembly module"), "{err}");
+
+    // A component that exports no wasi:http/handler@0.3.0-rc (the greeter library) either.
+    let greeter =
+        common::repo_root().join("target/wasm32-wasip2/wasm/solarhub_fixture_greeter.wasm");
+    let path = write_manifest(
+        "no-handler",
+        &format!(
+            "spin_manifest_version = 2\n[application]\nname = \"g\"\n\
+             [[trigger.http]]\nroute = \"/...\"\ncomponent = \"g\"\n\
+             [component.g]\nsource = {:?}\n",
+            greeter.display().to_string()
+        ),
+    );
+    let result = App::load(HostOptions::new(&path));
+    std::fs::remove_file(&path).unwrap();
+    let err = format!(
+        "{:#}",
+        result.err().expect("a library component must be refused")
+    );
+    assert!(
+        err.contains("exports no HTTP handler")
+            && err.contains("wasi:http/handler@0.3.0-rc-2026-03-15"),
+        "{err}"
+    );
 }
