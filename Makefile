@@ -13,7 +13,7 @@ RUNTIME    ?= auto
 
 .PHONY: build native test up lint sizes bench clean-cache
 
-## build: the Spin components and the test fixtures (wasm32-wasip1)
+## build: the Spin components and the test fixtures (wasm32-wasip2)
 build:
 	build/wasm.sh $(COMPONENTS) $(FIXTURES)
 
@@ -42,7 +42,7 @@ lint:
 
 ## sizes: each component's size
 sizes: build
-	@for c in $(COMPONENTS); do f=target/wasm32-wasip1/wasm/$$(echo $$c | tr - _).wasm; printf '%-24s %8d bytes\n' $$c $$(stat -c %s $$f); done
+	@for c in $(COMPONENTS); do f=target/wasm32-wasip2/wasm/$$(echo $$c | tr - _).wasm; printf '%-24s %8d bytes\n' $$c $$(stat -c %s $$f); done
 
 clean-cache:
 	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/solarhub-host

@@ -8,6 +8,8 @@ pub mod dreg;
 pub mod error;
 pub mod forms;
 pub mod health;
+pub mod http;
+pub mod kept;
 pub mod live;
 pub mod openapi;
 pub mod password;

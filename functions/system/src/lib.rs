@@ -1,32 +1,32 @@
 //! The `system` endpoint group: health (and, later, the site overview and topology).
 
 use solarhub_shared::error::ApiError;
-use solarhub_shared::guest::{config, health, respond};
+use solarhub_shared::guest::{config, health};
 use solarhub_shared::health::HealthReport;
+use solarhub_shared::http::{Method, Request, Response};
 use solarhub_shared::schema::Database;
 use solarhub_shared::time::{format_iso, now_unix};
-use spin_sdk::http::{Method, Request, Response};
-use spin_sdk::http_component;
 
 const HEALTH: &str = "/api/v1/health";
 const LEGACY_HEALTH: &str = "/api/health";
 
-#[http_component]
-fn handle(req: Request) -> Response {
+solarhub_shared::http_component!(route);
+
+fn route(req: &Request) -> Response {
     let path = req.path();
     let legacy = path == LEGACY_HEALTH;
     if path != HEALTH && !legacy {
-        return respond::error(&ApiError::not_found_route());
+        return Response::error(&ApiError::not_found_route());
     }
     if *req.method() != Method::Get {
-        return respond::error(&ApiError::MethodNotAllowed { allow: "GET" });
+        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
     }
     let response = match health_report() {
-        Ok(report) => respond::json(report.http_status(), &report),
-        Err(err) => respond::error(&err),
+        Ok(report) => Response::json(report.http_status(), &report),
+        Err(err) => Response::error(&err),
     };
     if legacy {
-        respond::deprecated(response, HEALTH)
+        response.deprecated(HEALTH)
     } else {
         response
     }

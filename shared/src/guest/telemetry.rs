@@ -28,7 +28,7 @@ pub struct RackRow {
 }
 
 /// The newest row of a rack database (an index lookup on the `ts` primary key).
-pub fn latest_rack_row(db: &Db<'_>) -> Result<Option<RackRow>, ApiError> {
+pub fn latest_rack_row(db: &Db) -> Result<Option<RackRow>, ApiError> {
     let sql = format!(
         "SELECT CAST(ts AS CHAR) AS ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, \
                 cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count \
