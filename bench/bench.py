@@ -623,6 +623,12 @@ class Bench:
             cli("user", "create", "--username", f"bench{role}", "--email",
                 f"bench{role}@bench.invalid", "--role", role,
                 extra={"SOLARHUB_USER_PASSWORD": self.password})
+        # The reference serves the very document the docs component serves (same bytes to send).
+        document = os.path.join(self.tmp, "openapi.json")
+        with open(document, "w") as f:
+            f.write(subprocess.run([self.cli, "openapi"], capture_output=True, text=True,
+                                   check=True, timeout=60).stdout)
+        env["SOLARHUB_REF_OPENAPI"] = document
         log(f"databases {self.prefix}* migrated, {SEED_DAYS} day(s) seeded, 2 users "
             f"({time.monotonic() - started:.1f} s)")
 
