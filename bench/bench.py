@@ -227,17 +227,25 @@ def process_tree(root: int) -> list[int]:
 
 
 def tree_rss_kb(root: int) -> int:
+    """Memory of a process tree: the sum of each process's PSS (its private pages plus its share
+    of pages shared with others), so pages `spin up` shares with its trigger process, or uvicorn's
+    master with its forked workers, count once. Falls back to RSS where PSS is unreadable."""
     total = 0
     for pid in process_tree(root):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            pass
+        total += _pss_kb(pid)
     return total
+
+
+def _pss_kb(pid: int) -> int:
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
 
 
 class RssSampler:
@@ -820,11 +828,11 @@ class Bench:
         st = self.results["startup_ms"]
         row("**process**", "start → first answer, median ms",
             {k: st.get(k, {}).get("median") for k in keys}, "ms")
-        row("", "RSS idle after start, MB", self.results["idle_rss_kb"], "mb")
+        row("", "memory idle after start (PSS), MB", self.results["idle_rss_kb"], "mb")
         overall = {k: max((self.results["routes"][r.key].get(k, {}).get("rss_max_kb", 0)
                            for r in self.routes if r.key in self.results["routes"]), default=0)
                    or None for k in keys}
-        row("", "RSS max under load (64 conns), MB", overall, "mb")
+        row("", "memory max under load, 64 conns (PSS), MB", overall, "mb")
         for route in self.routes:
             res = self.results["routes"].get(route.key, {})
 
@@ -844,7 +852,7 @@ class Bench:
             # No ratios: the pooled servers open next to none, and x / 0.001 says nothing.
             row("", "MySQL conns opened / req", per_request("mysql_conns"), "per", False)
             row("", "Redis conns opened / req", per_request("redis_conns"), "per", False)
-            row("", "RSS max at 64 conns, MB", {k: res[k]["rss_max_kb"] for k in res}, "mb")
+            row("", "memory max at 64 conns (PSS), MB", {k: res[k]["rss_max_kb"] for k in res}, "mb")
             row("", "unexpected status or socket errors", per("unexpected"), "int",
                 with_ratio=False)
         notes = []
@@ -886,7 +894,7 @@ class Bench:
             "(order rotated per route). Data: freshly migrated databases with "
             f"{SEED_DAYS} seeded day(s), users created by the CLI, tokens from `/auth/login`. "
             f"Start-up: median of {STARTS} fresh start(s), spawn → first 200 of `{READY_PATH}` "
-            "(compile caches warm). RSS: sum over the process tree (e.g. uvicorn's workers). "
+            "(compile caches warm). Memory: the sum of PSS over the process tree (`spin up` and its trigger process; uvicorn's master and workers), so shared pages count once. "
             "Connections opened per request: the servers' own counters (MySQL `Connections`, "
             "Redis `total_connections_received`) over all runs of the route ÷ requests; "
             "anything else using MySQL/Redis meanwhile adds to them.",

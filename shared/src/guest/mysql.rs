@@ -31,8 +31,10 @@ pub fn kept_count() -> usize {
     SERVERS.with(|pool| pool.len())
 }
 
+/// Drops a lost connection from the instance; a transaction open on it died with it.
 fn forget(server: &Server) {
     SERVERS.with(|pool| pool.forget(&server.address));
+    server.in_transaction.set(false);
 }
 
 /// Runs a read on `server`, once more on a new connection if the kept one was lost — unless a
@@ -40,8 +42,9 @@ fn forget(server: &Server) {
 pub fn query(server: &mut Server, sql: &str, params: &[ParameterValue]) -> Result<RowSet, Error> {
     match server.conn.query(sql, params) {
         Err(e) if connection_lost(&e) => {
+            let in_transaction = server.in_transaction.get();
             forget(server);
-            if server.in_transaction.get() {
+            if in_transaction {
                 return Err(e);
             }
             *server = SERVERS.with(|pool| pool.get_or_open(&server.address, Connection::open))?;
