@@ -12,6 +12,7 @@ pub mod http;
 pub mod kept;
 pub mod live;
 pub mod openapi;
+pub mod params;
 pub mod password;
 pub mod schema;
 pub mod store_url;
