@@ -3,6 +3,7 @@
 //! Pure logic (errors, store URLs, time, health summaries, calculations) compiles natively and is
 //! unit-tested there; the `guest` module (feature `spin`) holds the thin layer over spin-sdk.
 
+pub mod alerts;
 pub mod auth;
 pub mod dreg;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod params;
 pub mod password;
 pub mod schema;
 pub mod store_url;
+pub mod telemetry;
 pub mod time;
 
 #[cfg(feature = "spin")]

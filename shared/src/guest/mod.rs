@@ -3,6 +3,7 @@
 //! Every fallible call here returns an [`ApiError`](crate::error::ApiError) that is already safe to
 //! show a client; the underlying cause (with credentials redacted) goes to stderr, which Spin logs.
 
+pub mod alerts;
 pub mod bindings;
 pub mod config;
 pub mod entry;

@@ -1,34 +1,14 @@
 //! History rows the telemetry endpoints fall back to when a live value is stale.
 
-use serde::Serialize;
-
 use super::rows::Rows;
 use super::stores::Db;
 use crate::error::ApiError;
 use crate::schema::bess::RACK_DATA;
+use crate::telemetry::RackReading;
 use crate::time::parse_mysql_datetime;
 
-/// One `rack_data` row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RackRow {
-    /// Unix seconds (UTC).
-    pub ts: i64,
-    pub status: String,
-    pub soc: f64,
-    pub soh: f64,
-    pub voltage: f64,
-    pub current: f64,
-    pub power_kw: f64,
-    pub cell_v_max_mv: i64,
-    pub cell_v_min_mv: i64,
-    pub temp_max: f64,
-    pub temp_min: f64,
-    pub temp_avg: f64,
-    pub alarm_count: i64,
-}
-
 /// The newest row of a rack database (an index lookup on the `ts` primary key).
-pub fn latest_rack_row(db: &Db) -> Result<Option<RackRow>, ApiError> {
+pub fn latest_rack_row(db: &Db) -> Result<Option<RackReading>, ApiError> {
     let sql = format!(
         "SELECT CAST(ts AS CHAR) AS ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, \
                 cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count \
@@ -42,7 +22,7 @@ pub fn latest_rack_row(db: &Db) -> Result<Option<RackRow>, ApiError> {
     };
     let ts = row.str("ts").and_then(parse_mysql_datetime);
     let decoded = (|| {
-        Some(RackRow {
+        Some(RackReading {
             ts: ts?,
             status: row.string("status")?,
             soc: row.f64("soc")?,
