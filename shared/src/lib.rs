@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod dreg;
+pub mod energy;
 pub mod error;
 pub mod forms;
 pub mod health;
