@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod cors;
 pub mod dreg;
 pub mod energy;
 pub mod error;

@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use spin_sdk::http::Request as SpinRequest;
 use spin_sdk::wasip3::http_compat::IncomingRequestBody;
 
+use crate::cors;
 use crate::error::ApiError;
 use crate::http::{Method, Request, Response};
 
@@ -18,13 +19,34 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub type SpinResponse = http::Response<Full<Bytes>>;
 
-/// Turns `#[http_service]`'s request into ours, runs `handler`, and turns its answer into Spin's.
+/// Turns `#[http_service]`'s request into ours, runs `handler` (or answers a CORS preflight), and
+/// turns its answer into Spin's.
 pub async fn serve(req: SpinRequest, handler: impl FnOnce(&Request) -> Response) -> SpinResponse {
-    let response = match read(req).await {
-        Ok(request) => handler(&request),
-        Err(err) => Response::error(&err),
+    let request = match read(req).await {
+        Ok(request) => request,
+        Err(err) => return into_spin(Response::error(&err)),
+    };
+    // Only a request naming an origin pays for reading the CORS setting.
+    let response = match request.header("origin") {
+        None => handler(&request),
+        Some(origin) => {
+            let origins = cors_origins();
+            if cors::is_preflight(&request) {
+                cors::preflight(origin, &origins)
+            } else {
+                cors::decorate(handler(&request), origin, &origins)
+            }
+        }
     };
     into_spin(response)
+}
+
+/// `cors_allowed_origins`; a component that does not declare it allows no origin.
+fn cors_origins() -> cors::Origins {
+    match super::bindings::variables::get("cors_allowed_origins") {
+        Ok(setting) => cors::Origins::parse(&setting),
+        Err(_) => cors::Origins::parse(""),
+    }
 }
 
 async fn read(req: SpinRequest) -> Result<Request, ApiError> {
