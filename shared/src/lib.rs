@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod params;
 pub mod password;
 pub mod schema;
+pub mod site;
 pub mod store_url;
 pub mod telemetry;
 pub mod time;

@@ -39,6 +39,13 @@ pub struct Date {
     pub day: u32,
 }
 
+impl std::fmt::Display for Date {
+    /// `YYYY-MM-DD`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
 impl Date {
     /// Parses `YYYY-MM-DD`, rejecting impossible dates such as 2026-02-30.
     pub fn parse(s: &str) -> Option<Date> {

@@ -14,6 +14,7 @@ pub mod mysql;
 pub mod redis;
 pub mod rows;
 pub mod sessions;
+pub mod site;
 pub mod stores;
 pub mod telemetry;
 pub mod users;

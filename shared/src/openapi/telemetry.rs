@@ -10,6 +10,13 @@ use crate::schema::RACK_COUNT;
 /// `(path, item)` of every telemetry route, legacy paths included.
 pub fn paths() -> Vec<(&'static str, Value)> {
     vec![
+        ("/api/v1/system/overview", overview(None)),
+        (
+            "/api/system_overview",
+            overview(Some("/api/v1/system/overview")),
+        ),
+        ("/api/v1/system/topology", topology(None)),
+        ("/api/topology", topology(Some("/api/v1/system/topology"))),
         ("/api/v1/bess/{bess_number}", rack(None)),
         (
             "/api/bams_info/{bess_number}",
@@ -80,6 +87,42 @@ fn operation(op: Map<String, Value>, successor: Option<&str>) -> Value {
     protected(op, Some(PERM_TELEMETRY_READ))
 }
 
+fn overview(successor: Option<&str>) -> Value {
+    let mut responses = read_responses(json!({
+        "description": "The site now",
+        "content": json_content(schema_ref("Overview")),
+    }));
+    responses.remove("422");
+    let op = map(json!({
+        "tags": ["system"],
+        "summary": "Site overview",
+        "description": "Ratings; racks online (fresh live value, not offline), their mean SOC and \
+            power; PCS running and faulted; the grid connection point; today's charge and \
+            discharge through the PCS (trapezoid over today's history, recomputed at most once a \
+            minute); active and critical alerts; the schedule mode running now.",
+        "operationId": "system_overview",
+        "responses": with_common(responses, true),
+    }));
+    json!({ "get": operation(op, successor) })
+}
+
+fn topology(successor: Option<&str>) -> Value {
+    let mut responses = read_responses(json!({
+        "description": "The site's device tree",
+        "content": json_content(schema_ref("TopologyNode")),
+    }));
+    responses.remove("422");
+    let op = map(json!({
+        "tags": ["system"],
+        "summary": "Site topology",
+        "description": "site → meters, PV inverter, PCS → their racks; each node with its status \
+            (`stale` when its live value is old, `unknown` without one) and key metrics.",
+        "operationId": "system_topology",
+        "responses": with_common(responses, true),
+    }));
+    json!({ "get": operation(op, successor) })
+}
+
 fn rack(successor: Option<&str>) -> Value {
     let mut responses = read_responses(json!({
         "description": "The rack's newest reading",
@@ -141,7 +184,67 @@ pub fn schemas() -> Map<String, Value> {
         "enum": ["realtime", "history"],
         "description": "realtime: the Redis live value; history: the newest MySQL row",
     });
+    let nullable_number = json!({"type": ["number", "null"]});
     map(json!({
+        "Overview": {
+            "title": "Overview",
+            "type": "object",
+            "properties": {
+                "site": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "rack_count": integer, "rack_capacity_kwh": number,
+                        "storage_capacity_kwh": number, "pcs_count": integer,
+                        "pcs_rated_kw": number, "power_rating_kw": number,
+                    },
+                },
+                "bess": {
+                    "type": "object",
+                    "properties": {
+                        "online": integer, "total": integer,
+                        "average_soc": nullable_number, "total_power_kw": number,
+                    },
+                },
+                "pcs": {
+                    "type": "object",
+                    "properties": {
+                        "running": integer, "faulted": integer, "total": integer, "total_p_kw": number,
+                    },
+                },
+                "grid": {
+                    "type": "object",
+                    "properties": {
+                        "kw": nullable_number, "frequency_hz": nullable_number, "stale": {"type": "boolean"},
+                    },
+                },
+                "today": {
+                    "type": "object",
+                    "properties": {"charge_kwh": number, "discharge_kwh": number, "gaps": integer},
+                },
+                "alerts": {
+                    "type": "object",
+                    "properties": {"active": integer, "critical": integer},
+                },
+                "mode": {"type": "string", "enum": ["dreg", "edreg", "idle"]},
+                "updated_at": time,
+            },
+            "required": ["site", "bess", "pcs", "grid", "today", "alerts", "mode", "updated_at"],
+        },
+        "TopologyNode": {
+            "title": "TopologyNode",
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "kind": {"type": "string", "enum": ["site", "meter", "inverter", "pcs", "bess"]},
+                "name": {"type": "string"},
+                "status": {"type": "string"},
+                "metrics": {"type": "object", "additionalProperties": nullable_number},
+                "updated_at": {"anyOf": [time, {"type": "null"}]},
+                "children": {"type": "array", "items": schema_ref("TopologyNode")},
+            },
+            "required": ["id", "kind", "name", "status", "metrics", "updated_at"],
+        },
         "RackStatus": {
             "title": "RackStatus",
             "type": "object",
