@@ -10,6 +10,7 @@ pub mod dreg;
 pub mod energy;
 pub mod error;
 pub mod forms;
+pub mod frame;
 pub mod health;
 pub mod http;
 pub mod kept;

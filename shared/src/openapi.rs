@@ -10,6 +10,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod frame;
 mod telemetry;
 
 use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
@@ -45,6 +46,7 @@ pub fn document() -> Value {
     ]
     .into_iter()
     .chain(telemetry::paths())
+    .chain(frame::paths())
     {
         paths.insert(path.to_owned(), item);
     }
@@ -63,11 +65,12 @@ pub fn document() -> Value {
             {"name": "auth", "description": "Tokens: login, refresh, logout, the caller"},
             {"name": "admin", "description": "User administration (users:admin)"},
             {"name": "bess", "description": "Battery racks: live status and alerts (telemetry:read)"},
+            {"name": "config", "description": "The dashboard's frame: sidebar and header (any valid token)"},
             {"name": "docs", "description": "This document, Swagger UI and ReDoc"},
         ],
         "paths": paths,
         "components": {
-            "schemas": schemas_with(telemetry::schemas()),
+            "schemas": schemas_with([telemetry::schemas(), frame::schemas()]),
             "responses": responses(),
             "headers": headers(),
             "securitySchemes": {
@@ -480,9 +483,11 @@ fn nullable(schema: Value, title: &str) -> Value {
     json!({"anyOf": [schema, {"type": "null"}], "title": title})
 }
 
-fn schemas_with(extra: Map<String, Value>) -> Value {
+fn schemas_with(groups: impl IntoIterator<Item = Map<String, Value>>) -> Value {
     let mut all = map(schemas());
-    all.extend(extra);
+    for group in groups {
+        all.extend(group);
+    }
     Value::Object(all)
 }
 

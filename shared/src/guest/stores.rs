@@ -150,6 +150,37 @@ impl Stores {
     }
 }
 
+/// Every key matching `pattern` (SCAN, never KEYS: it does not block the server), sorted.
+pub fn scan_keys(redis: &Redis, pattern: &str) -> Result<Vec<String>, ApiError> {
+    let mut keys = Vec::new();
+    let mut cursor = "0".to_owned();
+    loop {
+        let reply = redis.run(
+            "SCAN",
+            &[
+                arg(&cursor),
+                arg("MATCH"),
+                arg(pattern),
+                arg("COUNT"),
+                arg("200"),
+            ],
+        )?;
+        let mut parts = reply.into_iter();
+        cursor = parts
+            .next()
+            .and_then(text)
+            .unwrap_or_else(|| "0".to_owned());
+        // Spin returns the nested key list flattened after the cursor.
+        keys.extend(parts.filter_map(text));
+        if cursor == "0" {
+            break;
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
 /// `HGETALL key` as `(field, value)` pairs; an absent key is an empty list.
 pub fn hash_fields(redis: &Redis, key: &str) -> Result<Vec<(String, String)>, ApiError> {
     let reply = redis.run("HGETALL", &[arg(key)])?;
