@@ -37,10 +37,13 @@ import jwt
 import pymysql
 import redis.asyncio as aioredis
 import redis.exceptions
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
@@ -94,6 +97,11 @@ class Settings:
         self.legacy_salt = v["legacy_password_salt"] or None
         self.db_urls = {db: v[f"db_{db.lower()}_url"] for db in DATABASES}
         self.redis_urls = {"main": v["redis_main_url"], "gtr": v["redis_gtr_url"]}
+        self.site_offset = int(self.site_tz.utcoffset(None).total_seconds())
+        self.site_name = v["site_name"]
+        self.rack_capacity_kwh = float(v["rack_capacity_kwh"].strip())
+        self.pcs_rated_kw = float(v["pcs_rated_kw"].strip())
+        self.live_stale_after = int(v["live_stale_after_secs"].strip())
 
 
 def iso(mysql_utc: str | None, tz: timezone) -> str | None:
@@ -245,8 +253,26 @@ async def lifespan(app: FastAPI):
     await stores.close()
 
 
+# No slash redirects: `/api/v1/bess/1/` is a 404 on the Rust side, not a 307 to `/api/v1/bess/1`.
 app = FastAPI(title="SolarHub API (FastAPI reference)", version=VERSION, lifespan=lifespan,
-              openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url="/api/v1/redoc")
+              openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url="/api/v1/redoc",
+              redirect_slashes=False)
+
+
+def _cors_origins() -> list[str]:
+    """`cors_allowed_origins` as shared/src/cors.rs reads it: comma-separated, a trailing `/` dropped."""
+    with open(SPIN_TOML, "rb") as f:
+        default = tomllib.load(f)["variables"]["cors_allowed_origins"].get("default", "")
+    setting = os.environ.get("SPIN_VARIABLE_CORS_ALLOWED_ORIGINS", default)
+    return [o for o in (part.strip().rstrip("/") for part in setting.split(",")) if o]
+
+
+# CORS as the entry layer answers it (shared/src/cors.rs), with Starlette's own middleware.
+app.add_middleware(CORSMiddleware, allow_origins=_cors_origins(),
+                   allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                   allow_headers=["Authorization", "Content-Type"],
+                   expose_headers=["Deprecation", "Link", "Location", "Retry-After", "WWW-Authenticate"],
+                   max_age=600)
 
 
 @app.exception_handler(StoreUnavailable)

@@ -176,6 +176,34 @@ pub fn answer(outcome: Outcome) -> Response {
     outcome.unwrap_or_else(|e| Response::error(&e))
 }
 
+/// A GET route of a component with a fixed path, and the legacy Flask path that answers the same.
+pub struct GetRoute {
+    pub path: &'static str,
+    pub legacy: Option<&'static str>,
+    pub handler: fn(&Request) -> Outcome,
+}
+
+/// Answers `req` from `routes`: 404 for an unknown path, 405 for another method, and on a legacy
+/// path the same answer marked deprecated in favour of the v1 path.
+pub fn dispatch_get(req: &Request, routes: &[GetRoute]) -> Response {
+    let path = req.path();
+    let Some(route) = routes
+        .iter()
+        .find(|r| r.path == path || r.legacy == Some(path))
+    else {
+        return Response::error(&ApiError::not_found_route());
+    };
+    if *req.method() != Method::Get {
+        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
+    }
+    let response = answer((route.handler)(req));
+    if route.path == path {
+        response
+    } else {
+        response.deprecated(route.path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +233,36 @@ mod tests {
         assert_eq!(r.header("content-type"), Some("application/json"));
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body["detail"], "Method Not Allowed");
+    }
+
+    #[test]
+    fn get_routes_dispatch_by_path_and_mark_legacy_paths() {
+        fn ok(_: &Request) -> Outcome {
+            Ok(Response::json(200, &serde_json::json!({"ok": true})))
+        }
+        let routes = [GetRoute {
+            path: "/api/v1/x",
+            legacy: Some("/api/x"),
+            handler: ok,
+        }];
+        let req = |m, p| Request::new(m, p, Vec::new(), Vec::new());
+        assert_eq!(
+            dispatch_get(&req(Method::Get, "/api/v1/x"), &routes).header("link"),
+            None
+        );
+        let legacy = dispatch_get(&req(Method::Get, "/api/x"), &routes);
+        assert_eq!(
+            legacy.header("link"),
+            Some("</api/v1/x>; rel=\"successor-version\"")
+        );
+        assert_eq!(
+            dispatch_get(&req(Method::Post, "/api/x"), &routes).status,
+            405
+        );
+        assert_eq!(
+            dispatch_get(&req(Method::Get, "/api/y"), &routes).status,
+            404
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use solarhub_shared::guest::guard::{authorize, Caller};
 use solarhub_shared::guest::rows::Rows;
 use solarhub_shared::guest::stores::{scan_keys, Db, Stores};
 use solarhub_shared::guest::{config, site};
-use solarhub_shared::http::{answer, Method, Request, Response};
+use solarhub_shared::http::{dispatch_get, GetRoute, Request, Response};
 use solarhub_shared::schema::{ess, meter_scan_pattern, Database, RedisStore};
 use solarhub_shared::time::{format_iso, now_unix};
 
@@ -23,24 +23,21 @@ const HEADER: &str = "/api/v1/config/header";
 
 solarhub_shared::http_component!(route);
 
+const ROUTES: [GetRoute; 2] = [
+    GetRoute {
+        path: SIDEBAR,
+        legacy: Some("/api/sidebar_info"),
+        handler: sidebar_route,
+    },
+    GetRoute {
+        path: HEADER,
+        legacy: Some("/api/header_info"),
+        handler: header_route,
+    },
+];
+
 fn route(req: &Request) -> Response {
-    let (handler, successor, legacy): (fn(&Request) -> Result<Response, ApiError>, &str, bool) =
-        match req.path() {
-            SIDEBAR => (sidebar_route, SIDEBAR, false),
-            "/api/sidebar_info" => (sidebar_route, SIDEBAR, true),
-            HEADER => (header_route, HEADER, false),
-            "/api/header_info" => (header_route, HEADER, true),
-            _ => return Response::error(&ApiError::not_found_route()),
-        };
-    if *req.method() != Method::Get {
-        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
-    }
-    let response = answer(handler(req));
-    if legacy {
-        response.deprecated(successor)
-    } else {
-        response
-    }
+    dispatch_get(req, &ROUTES)
 }
 
 fn sidebar_route(req: &Request) -> Result<Response, ApiError> {

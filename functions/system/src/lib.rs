@@ -6,7 +6,7 @@ use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::Stores;
 use solarhub_shared::guest::{config, health, site};
 use solarhub_shared::health::HealthReport;
-use solarhub_shared::http::{answer, Method, Request, Response};
+use solarhub_shared::http::{dispatch_get, GetRoute, Request, Response};
 use solarhub_shared::schema::{ess, Database};
 use solarhub_shared::site::{
     bess_summary, grid_summary, pcs_summary, topology, Overview, Ratings, TodayEnergy,
@@ -19,33 +19,31 @@ const TOPOLOGY: &str = "/api/v1/system/topology";
 
 solarhub_shared::http_component!(route);
 
+const ROUTES: [GetRoute; 3] = [
+    GetRoute {
+        path: HEALTH,
+        legacy: Some("/api/health"),
+        handler: health,
+    },
+    GetRoute {
+        path: OVERVIEW,
+        legacy: Some("/api/system_overview"),
+        handler: overview,
+    },
+    GetRoute {
+        path: TOPOLOGY,
+        legacy: Some("/api/topology"),
+        handler: topology_route,
+    },
+];
+
 fn route(req: &Request) -> Response {
-    // (handler, the v1 path, whether the path is the legacy Flask one)
-    let (handler, successor, legacy): (fn(&Request) -> Response, &str, bool) = match req.path() {
-        HEALTH => (health_route, HEALTH, false),
-        "/api/health" => (health_route, HEALTH, true),
-        OVERVIEW => (overview_route, OVERVIEW, false),
-        "/api/system_overview" => (overview_route, OVERVIEW, true),
-        TOPOLOGY => (topology_route, TOPOLOGY, false),
-        "/api/topology" => (topology_route, TOPOLOGY, true),
-        _ => return Response::error(&ApiError::not_found_route()),
-    };
-    if *req.method() != Method::Get {
-        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
-    }
-    let response = handler(req);
-    if legacy {
-        response.deprecated(successor)
-    } else {
-        response
-    }
+    dispatch_get(req, &ROUTES)
 }
 
-fn health_route(_req: &Request) -> Response {
-    match health_report() {
-        Ok(report) => Response::json(report.http_status(), &report),
-        Err(err) => Response::error(&err),
-    }
+fn health(_req: &Request) -> Result<Response, ApiError> {
+    let report = health_report()?;
+    Ok(Response::json(report.http_status(), &report))
 }
 
 fn health_report() -> Result<HealthReport, ApiError> {
@@ -84,10 +82,6 @@ fn ratings() -> Result<Ratings, ApiError> {
     ))
 }
 
-fn overview_route(req: &Request) -> Response {
-    answer(overview(req))
-}
-
 fn overview(req: &Request) -> Result<Response, ApiError> {
     let mut stores = Stores::new();
     authorize(req, Some(ess::PERM_TELEMETRY_READ), &mut stores)?;
@@ -110,13 +104,10 @@ fn overview(req: &Request) -> Result<Response, ApiError> {
     Ok(Response::json(200, &overview))
 }
 
-fn topology_route(req: &Request) -> Response {
-    answer((|| {
-        let mut stores = Stores::new();
-        authorize(req, Some(ess::PERM_TELEMETRY_READ), &mut stores)?;
-        let offset = config::site_offset()?;
-        let (live, _failed) =
-            site::live_site(&mut stores, config::number("live_stale_after_secs")?)?;
-        Ok(Response::json(200, &topology(&ratings()?, &live, offset)))
-    })())
+fn topology_route(req: &Request) -> Result<Response, ApiError> {
+    let mut stores = Stores::new();
+    authorize(req, Some(ess::PERM_TELEMETRY_READ), &mut stores)?;
+    let offset = config::site_offset()?;
+    let (live, _failed) = site::live_site(&mut stores, config::number("live_stale_after_secs")?)?;
+    Ok(Response::json(200, &topology(&ratings()?, &live, offset)))
 }
