@@ -176,3 +176,34 @@ pub fn live_values(
         stale_after_secs,
     ))
 }
+
+/// Every hash key matching `pattern`, by `SCAN ... MATCH pattern TYPE hash` until the cursor comes
+/// back to 0 (never `KEYS`, which blocks the server for the whole keyspace). A key may be reported
+/// more than once by SCAN; callers deduplicate.
+pub fn scan_hash_keys(redis: &Redis, pattern: &str) -> Result<Vec<String>, ApiError> {
+    // Spin flattens the nested reply `[cursor, [key, ...]]` into `[cursor, key, ...]`.
+    let mut keys = Vec::new();
+    let mut cursor = "0".to_owned();
+    // A bound on round trips, so a server that never returns cursor 0 cannot hang the request.
+    for _ in 0..10_000 {
+        let reply = redis.run(
+            "SCAN",
+            &[
+                arg(&cursor),
+                arg("MATCH"),
+                arg(pattern),
+                arg("COUNT"),
+                arg("1000"),
+                arg("TYPE"),
+                arg("hash"),
+            ],
+        )?;
+        let mut items = reply.into_iter().filter_map(text);
+        cursor = items.next().unwrap_or_else(|| "0".to_owned());
+        keys.extend(items);
+        if cursor == "0" {
+            break;
+        }
+    }
+    Ok(keys)
+}
