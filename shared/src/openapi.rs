@@ -10,6 +10,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod meters;
 mod telemetry;
 
 use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
@@ -45,6 +46,7 @@ pub fn document() -> Value {
     ]
     .into_iter()
     .chain(telemetry::paths())
+    .chain(meters::paths())
     {
         paths.insert(path.to_owned(), item);
     }
@@ -63,11 +65,12 @@ pub fn document() -> Value {
             {"name": "auth", "description": "Tokens: login, refresh, logout, the caller"},
             {"name": "admin", "description": "User administration (users:admin)"},
             {"name": "bess", "description": "Battery racks: live status and alerts (telemetry:read)"},
+            {"name": "meters", "description": "Meters and the PV inverter: live values and today's energy (telemetry:read)"},
             {"name": "docs", "description": "This document, Swagger UI and ReDoc"},
         ],
         "paths": paths,
         "components": {
-            "schemas": schemas_with(telemetry::schemas()),
+            "schemas": schemas_with(telemetry::schemas().into_iter().chain(meters::schemas()).collect()),
             "responses": responses(),
             "headers": headers(),
             "securitySchemes": {
