@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -25,6 +26,7 @@ import tomllib
 import unicodedata
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
@@ -267,8 +269,19 @@ def _cors_origins() -> list[str]:
     return [o for o in (part.strip().rstrip("/") for part in setting.split(",")) if o]
 
 
-# CORS as the entry layer answers it (shared/src/cors.rs), with Starlette's own middleware.
-app.add_middleware(CORSMiddleware, allow_origins=_cors_origins(),
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware, only for requests naming an origin: like the Rust entry layer,
+    a request without `Origin` costs nothing and gets no `Vary: Origin`."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+# CORS as the entry layer answers it (shared/src/cors.rs), with Starlette's middleware.
+app.add_middleware(CORS, allow_origins=_cors_origins(),
                    allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                    allow_headers=["Authorization", "Content-Type"],
                    expose_headers=["Deprecation", "Link", "Location", "Retry-After", "WWW-Authenticate"],
@@ -804,3 +817,924 @@ async def health(response: Response, settings: SettingsDep, stores: StoresDep) -
     response.status_code = 200 if status == "ok" else 503
     return HealthReport(status=status, version=VERSION, checked_at=now_iso(settings.site_tz),
                         detail=f"unavailable: {', '.join(failed)}" if failed else None, dependencies=checks)
+
+
+# ---- Rust-exact parsing and formatting (shared/src/{live,time,params}.rs) ------------------------
+# The Rust side parses numbers with `str::parse` and does civil time arithmetic itself; these do
+# the same, so a 422's input, a live value's staleness and every timestamp come out identical.
+
+# char::is_whitespace (Unicode White_Space): what Rust's `str::trim` strips.
+RUST_WS = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+           "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+I32, I64, I128 = (-(2**31), 2**31 - 1), (-(2**63), 2**63 - 1), (-(2**127), 2**127 - 1)
+U32, U64 = (0, 2**32 - 1), (0, 2**64 - 1)
+_SIGNED, _UNSIGNED = re.compile(r"[+-]?[0-9]+"), re.compile(r"\+?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+                    re.ASCII | re.IGNORECASE)
+
+
+def rust_int(s: str, bounds: tuple[int, int]) -> int | None:
+    """`s.parse::<iN / uN>()`: a sign (only `+` when unsigned) and ASCII digits, within bounds."""
+    if not (_SIGNED if bounds[0] < 0 else _UNSIGNED).fullmatch(s):
+        return None
+    n = int(s)
+    return n if bounds[0] <= n <= bounds[1] else None
+
+
+def rust_f64(s: str) -> float | None:
+    """`s.parse::<f64>()`: no surrounding whitespace, no underscores; `inf`/`NaN` parse."""
+    return float(s) if _FLOAT.fullmatch(s) else None
+
+
+def as_i64(x: float) -> int:
+    """`x as i64` of a finite f64: truncated toward zero, saturating."""
+    return max(I64[0], min(I64[1], int(x)))
+
+
+def rust_display(x: float) -> str:
+    """`format!("{}", x)` of an f64: the shortest digits that read back, never an exponent."""
+    text = format(Decimal(repr(x)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def rust_round(x: float, digits: int) -> float:
+    """shared::site's `(x * 10^d).round() / 10^d`; f64::round takes halves away from zero."""
+    scale = 10.0 ** digits
+    v = x * scale
+    t = float(math.trunc(v))
+    if abs(v - t) >= 0.5:
+        t += math.copysign(1.0, v)
+    return math.copysign(t, v) / scale
+
+
+def rust_sum(xs) -> float:
+    """`Iterator::sum::<f64>()`: left to right from -0.0 (so an empty sum is -0.0)."""
+    total = -0.0
+    for x in xs:
+        total += x
+    return total
+
+
+def days_from_civil(y: int, m: int, d: int) -> int:
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+
+
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, doy - (153 * mp + 2) // 5 + 1
+
+
+def _days_in_month(y: int, m: int) -> int:
+    if m == 2:
+        return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
+    return 30 if m in (4, 6, 9, 11) else 31 if 1 <= m <= 12 else 0
+
+
+def parse_date(b: bytes) -> tuple[int, int, int] | None:
+    """`Date::parse`: `YYYY-MM-DD` (UTF-8 bytes), an impossible date is None."""
+    if len(b) != 10 or b[4:5] != b"-" or b[7:8] != b"-":
+        return None
+    y, m, d = rust_int(b[:4].decode("latin-1"), I32), rust_int(b[5:7].decode("latin-1"), U32), \
+        rust_int(b[8:].decode("latin-1"), U32)
+    if y is None or m is None or d is None or not 1 <= m <= 12 or not 1 <= d <= _days_in_month(y, m):
+        return None
+    return y, m, d
+
+
+def local_date(unix: int, offset: int) -> tuple[int, int, int]:
+    return civil_from_days((unix + offset) // 86_400)
+
+
+def format_date(date: tuple[int, int, int]) -> str:
+    return f"{date[0]:04d}-{date[1]:02d}-{date[2]:02d}"
+
+
+def format_iso(unix: int, offset: int) -> str:
+    """`2026-11-22T09:30:00+08:00`"""
+    local = unix + offset
+    secs = local % 86_400
+    sign, off = ("-", -offset) if offset < 0 else ("+", offset)
+    return (f"{format_date(civil_from_days(local // 86_400))}T{secs // 3600:02d}:{secs // 60 % 60:02d}:"
+            f"{secs % 60:02d}{sign}{off // 3600:02d}:{off // 60 % 60:02d}")
+
+
+def format_mysql_datetime(unix: int) -> str:
+    secs = unix % 86_400
+    return (f"{format_date(civil_from_days(unix // 86_400))} "
+            f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}")
+
+
+def parse_mysql_datetime(s: str | None) -> int | None:
+    """MySQL's UTC `YYYY-MM-DD HH:MM:SS[.ffffff]` as Unix seconds, fraction dropped."""
+    if s is None:
+        return None
+    b = s.encode()
+    date = parse_date(b[:10])
+    if date is None or len(b) < 19 or b[10:11] != b" ":
+        return None
+    parts = [rust_int(p.decode("latin-1"), I64) for p in b[11:19].split(b":")[:3]]
+    if len(parts) < 3 or None in parts or parts[0] > 23 or parts[1] > 59 or parts[2] > 60:
+        return None
+    return days_from_civil(*date) * 86_400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def parse_offset(z: str) -> int | None:
+    """`UtcOffset::parse`: `+08:00`, `-05:30`, `+8`, `Z`; seconds east of UTC."""
+    if z in ("Z", "z"):
+        return 0
+    if not z or z[0] not in "+-":
+        return None
+    h, _, m = z[1:].partition(":")
+    h, m = rust_int(h, I32), rust_int(m, I32) if ":" in z[1:] else 0
+    if h is None or m is None or not 0 <= h <= 14 or not 0 <= m < 60:
+        return None
+    return (h * 3600 + m * 60) * (1 if z[0] == "+" else -1)
+
+
+def parse_iso_datetime(b: bytes, local: int) -> int | None:
+    """`YYYY-MM-DDTHH:MM[:SS[.fraction]]` with an optional `Z` / `±HH:MM` (else site-local)."""
+    date = parse_date(b[:10])
+    if date is None or b[10:11] not in (b"T", b"t", b" "):
+        return None
+    rest = b[11:]
+    zone_at = min((i for i in (rest.find(c) for c in b"Zz+-") if i >= 0), default=len(rest))
+    clock, zone = rest[:zone_at], rest[zone_at:]
+    offset = parse_offset(zone.decode("latin-1")) if zone else local
+    parts = clock.split(b".")[0].split(b":")
+    if offset is None or not 2 <= len(parts) <= 3:
+        return None
+    h, m, sec = (*parts, b"00")[:3]
+    if any(len(p) != 2 for p in (h, m, sec)):
+        return None
+    h, m, sec = (rust_int(p.decode("latin-1"), I64) for p in (h, m, sec))
+    if h is None or m is None or sec is None or h > 23 or m > 59 or sec > 59:
+        return None
+    return days_from_civil(*date) * 86_400 + h * 3600 + m * 60 + sec - offset
+
+
+# ---- path and query parameters (shared/src/params.rs) --------------------------------------------
+# FastAPI's own int/bool coercion differs at the edges (pydantic takes "7.0" and "1_0" as integers
+# and refuses " yes "), so these parameters arrive as strings and are checked the way the Rust side
+# checks them, with the same pydantic-shaped 422 items. A repeated query name takes its last value
+# (FastAPI's rule too); an empty value counts as absent.
+
+
+class FieldError(Exception):
+    def __init__(self, source: str, name: str, type_: str, msg: str, raw: str) -> None:
+        self.item = {"type": type_, "loc": [source, name], "msg": msg, "input": raw}
+
+
+def integer(source: str, name: str, raw: str, lo: int, hi: int | None) -> int:
+    n = rust_int(raw.strip(RUST_WS), I128)
+    if n is None:
+        raise FieldError(source, name, "int_parsing",
+                         "Input should be a valid integer, unable to parse string as an integer", raw)
+    if n < lo:
+        raise FieldError(source, name, "greater_than_equal", f"Input should be greater than or equal to {lo}", raw)
+    if hi is not None and n > hi:
+        raise FieldError(source, name, "less_than_equal", f"Input should be less than or equal to {hi}", raw)
+    return min(n, U64[1])
+
+
+def boolean(source: str, name: str, raw: str) -> bool:
+    word = raw.strip(RUST_WS)
+    word = word.lower() if word.isascii() else word  # to_ascii_lowercase
+    if word in ("true", "1", "yes", "y", "on", "t"):
+        return True
+    if word in ("false", "0", "no", "n", "off", "f"):
+        return False
+    raise FieldError(source, name, "bool_parsing", "Input should be a valid boolean, unable to interpret input", raw)
+
+
+def instant(source: str, name: str, raw: str, offset: int) -> int:
+    """A site-local date (its local midnight) or an ISO 8601 datetime, as Unix seconds."""
+    b = raw.strip(RUST_WS).encode()
+    if len(b) == 10:
+        date = parse_date(b)
+        parsed = None if date is None else days_from_civil(*date) * 86_400 - offset
+    else:
+        parsed = parse_iso_datetime(b, offset)
+    if parsed is None:
+        raise FieldError(source, name, "datetime_from_date_parsing",
+                         "Input should be a valid datetime or date, as YYYY-MM-DD or "
+                         "YYYY-MM-DDTHH:MM:SS[±HH:MM]", raw)
+    return parsed
+
+
+class Checks:
+    """Runs several parameter checks and reports every failure at once, in order."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict] = []
+
+    def run(self, check, *args):
+        try:
+            return check(*args)
+        except FieldError as e:
+            self.errors.append(e.item)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise RequestValidationError(self.errors)
+
+
+def present(value: str | None) -> str | None:
+    return value if value else None
+
+
+# ---- legacy Flask paths (shared/src/http.rs `deprecated`) ----------------------------------------
+
+DEPRECATION = "@1795305600"  # 2026-11-22T00:00:00Z, the day the v1 routes replaced the Flask ones
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The answer the app's exception handlers give `exc`."""
+    if isinstance(exc, RequestValidationError):
+        return await validation_failed(request, exc)
+    if isinstance(exc, StoreUnavailable):
+        return await store_unavailable(request, exc)
+    if isinstance(exc, HTTPException):
+        return await http_exception_handler(request, exc)
+    return await internal_error(request, exc)
+
+
+def legacy(successor: str) -> type[APIRoute]:
+    """Route class of a legacy path: its successor's answer, errors included, marked deprecated
+    (RFC 9745 `Deprecation`, and a `Link` to `successor`, a path template of the same parameters).
+    A 405 comes from the router and is not marked, as on the Rust side."""
+
+    class LegacyRoute(APIRoute):
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def deprecated(request: Request) -> Response:
+                try:
+                    response = await handler(request)
+                except Exception as exc:  # noqa: BLE001 - every answer is marked, errors too
+                    response = await error_response(request, exc)
+                response.headers["Deprecation"] = DEPRECATION
+                response.headers["Link"] = f'<{successor.format(**request.path_params)}>; rel="successor-version"'
+                return response
+
+            return deprecated
+
+    return LegacyRoute
+
+
+def add_legacy(path: str, endpoint, successor: str, **kwargs) -> None:
+    app.router.add_api_route(path, endpoint, methods=["GET"], deprecated=True,
+                             route_class_override=legacy(successor), **kwargs)
+
+
+# ---- live values (shared/src/live.rs, guest/stores.rs) -------------------------------------------
+
+PERM_TELEMETRY_READ, PERM_TRADING_READ = "telemetry:read", "trading:read"
+RACK_COUNT, PCS_COUNT = 12, 2
+REDIS_ERRORS = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
+
+
+@dataclass
+class LiveValues:
+    """A collector's live hash; stale without a readable `ts` or when `ts` is further than
+    `live_stale_after_secs` from now (either way)."""
+    fields: dict[str, str]
+    ts: int | None
+    stale: bool
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str], now: int, stale_after: int) -> LiveValues | None:
+        if not fields:
+            return None
+        t = rust_f64(fields["ts"]) if "ts" in fields else None
+        ts = as_i64(t) if t is not None and math.isfinite(t) else None
+        return cls(fields, ts, ts is None or abs(now - ts) > stale_after)
+
+    def text(self, name: str) -> str | None:
+        return self.fields.get(name)
+
+    def f64(self, name: str) -> float | None:
+        raw = self.fields.get(name)
+        x = rust_f64(raw.strip(RUST_WS)) if raw is not None else None
+        return x if x is not None and math.isfinite(x) else None
+
+
+async def live_values(r: aioredis.Redis, key: str, stale_after: int) -> LiveValues | None:
+    """HGETALL of a live hash (prefix included); None when absent."""
+    return LiveValues.from_fields(await r.hgetall(key), int(time.time()), stale_after)
+
+
+# ---- bess: one rack and its alerts (functions/bess, shared/src/{telemetry,alerts}.rs) ------------
+
+RACK_NUMBERS = ("soc", "soh", "voltage", "current", "power_kw", "cell_v_max_mv", "cell_v_min_mv",
+                "temp_max", "temp_min", "temp_avg", "alarm_count")
+
+
+@dataclass
+class RackReading:
+    ts: int
+    status: str
+    soc: float
+    soh: float
+    voltage: float
+    current: float
+    power_kw: float
+    cell_v_max_mv: int
+    cell_v_min_mv: int
+    temp_max: float
+    temp_min: float
+    temp_avg: float
+    alarm_count: int
+
+    @classmethod
+    def from_live(cls, v: LiveValues) -> RackReading | None:
+        """None when a field is missing or unreadable: half a hash counts as no live value."""
+        numbers = [v.f64(name) for name in RACK_NUMBERS]
+        status = v.text("status")
+        if v.ts is None or status is None or None in numbers:
+            return None
+        soc, soh, voltage, current, power, v_max, v_min, t_max, t_min, t_avg, alarms = numbers
+        return cls(v.ts, status, soc, soh, voltage, current, power, as_i64(v_max), as_i64(v_min),
+                   t_max, t_min, t_avg, as_i64(alarms))
+
+
+class RackView(BaseModel):
+    bess_number: int
+    status: str
+    soc: float = Field(description="State of charge, %")
+    soh: float = Field(description="State of health, %")
+    voltage_v: float
+    current_a: float
+    power_kw: float = Field(description="Positive = discharge")
+    cell_voltage_max_mv: int
+    cell_voltage_min_mv: int
+    cell_voltage_delta_mv: int
+    temperature_max_c: float
+    temperature_min_c: float
+    temperature_avg_c: float
+    alarm_count: int
+    source: Literal["realtime", "history"]
+    stale: bool
+    updated_at: str
+
+    @classmethod
+    def of(cls, n: int, r: RackReading, source: str, stale: bool, offset: int) -> RackView:
+        return cls(bess_number=n, status=r.status, soc=r.soc, soh=r.soh, voltage_v=r.voltage,
+                   current_a=r.current, power_kw=r.power_kw, cell_voltage_max_mv=r.cell_v_max_mv,
+                   cell_voltage_min_mv=r.cell_v_min_mv, cell_voltage_delta_mv=r.cell_v_max_mv - r.cell_v_min_mv,
+                   temperature_max_c=r.temp_max, temperature_min_c=r.temp_min, temperature_avg_c=r.temp_avg,
+                   alarm_count=r.alarm_count, source=source, stale=stale, updated_at=format_iso(r.ts, offset))
+
+
+class InternalError(Exception):
+    """A row that does not decode: our bug (a 500 with a request id)."""
+
+
+async def latest_rack_row(db: Db) -> RackReading | None:
+    """The newest `rack_data` row (an index lookup on the `ts` primary key)."""
+    async with db.cursor() as cur:
+        await cur.execute(
+            "SELECT CAST(ts AS CHAR) AS ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, "
+            f"cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count FROM {db.table('rack_data')} "
+            "ORDER BY ts DESC LIMIT 1")
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    ts = parse_mysql_datetime(row[0])
+    if ts is None or None in row:
+        raise InternalError("rack_data: a row did not decode")
+    _, status, soc, soh, voltage, current, power, v_max, v_min, t_max, t_min, t_avg, alarms = row
+    return RackReading(ts, status, float(soc), float(soh), float(voltage), float(current), float(power),
+                       int(v_max), int(v_min), float(t_max), float(t_min), float(t_avg), int(alarms))
+
+
+RACK_NUMBER = Annotated[str, PathParam(description="1..12")]
+TelemetryCaller = Annotated[Caller, Depends(require(PERM_TELEMETRY_READ))]
+AnyCaller = Annotated[Caller, Depends(require())]
+
+
+@app.get("/api/v1/bess/{bess_number}", response_model=RackView, tags=["bess"])
+async def bess_rack(bess_number: RACK_NUMBER, _: TelemetryCaller, settings: SettingsDep,
+                    stores: StoresDep) -> RackView:
+    """Live from the GTR Redis while fresh, else the newest history row, else a stale live value."""
+    checks = Checks()
+    n = checks.run(integer, "path", "bess_number", bess_number, 1, RACK_COUNT)
+    checks.raise_any()
+    offset = settings.site_offset
+    # The live hash; Redis down is not the end: the rack's history may still answer.
+    stale_live, live_error = None, None
+    try:
+        live = await live_values(stores.redis["gtr"], f"{settings.prefix}bess:{n}", settings.live_stale_after)
+    except REDIS_ERRORS as e:
+        log.warning("store redis:gtr failed: %s", e)
+        live_error = StoreUnavailable("redis:gtr")
+    else:
+        reading = RackReading.from_live(live) if live is not None else None
+        if reading is not None and not live.stale:  # fresh: no MySQL query at all
+            return RackView.of(n, reading, "realtime", False, offset)
+        stale_live = reading
+    try:
+        row = await latest_rack_row(stores.db(f"BESS{n}"))
+    except Exception:
+        if stale_live is None:  # MySQL failed too: a stale live value is better than nothing
+            raise
+        row = None
+    if row is not None:
+        return RackView.of(n, row, "history", True, offset)
+    if stale_live is not None:
+        return RackView.of(n, stale_live, "realtime", True, offset)
+    if live_error is not None:  # Redis failed and MySQL has nothing: we cannot say "no data"
+        raise live_error
+    raise HTTPException(404, f"No data for BESS{n}")
+
+
+add_legacy("/api/bams_info/{bess_number}", bess_rack, "/api/v1/bess/{bess_number}",
+           response_model=RackView, tags=["bess"])
+
+
+class AlertView(BaseModel):
+    id: int
+    device_kind: str
+    device_no: int
+    code: str
+    level: str
+    message: str
+    started_at: str
+    cleared_at: str | None
+    active: bool
+    acknowledged: bool
+
+
+class AlertList(BaseModel):
+    items: list[AlertView]
+    count: int
+
+
+async def list_alerts(db: Db, kind: str, number: int | None, active_only: bool, since: int | None,
+                      limit: int, offset: int) -> list[AlertView]:
+    """Alerts of one device kind (one device, or all), newest first (shared/src/guest/alerts.rs)."""
+    sql = ("SELECT id, device_kind, device_no, code, level, message, CAST(started_at AS CHAR) AS started_at, "
+           f"CAST(cleared_at AS CHAR) AS cleared_at, acknowledged FROM {db.table('alerts')} WHERE device_kind = %s")
+    params: list = [kind]
+    if number is not None:
+        sql += " AND device_no = %s"
+        params.append(number)
+    if active_only:
+        sql += " AND cleared_at IS NULL"
+    if since is not None:
+        sql += " AND started_at >= %s"
+        params.append(format_mysql_datetime(since))
+    sql += " ORDER BY started_at DESC, id DESC LIMIT %s"
+    params.append(limit)
+    async with db.cursor() as cur:
+        await cur.execute(sql, params)
+        rows = await cur.fetchall()
+    items = []
+    for id_, device_kind, device_no, code, level, message, started, cleared, acknowledged in rows:
+        started_at, cleared_at = parse_mysql_datetime(started), parse_mysql_datetime(cleared)
+        if started_at is None or None in (id_, device_kind, device_no, code, level, message, acknowledged):
+            raise InternalError("alerts: a row did not decode")
+        items.append(AlertView(id=id_, device_kind=device_kind, device_no=device_no, code=code, level=level,
+                               message=message, started_at=format_iso(started_at, offset),
+                               cleared_at=None if cleared_at is None else format_iso(cleared_at, offset),
+                               active=cleared_at is None, acknowledged=bool(acknowledged)))
+    return items
+
+
+@app.get("/api/v1/bess/alert/rack/{rack_number}", response_model=AlertList, tags=["bess"])
+async def bess_rack_alerts(rack_number: RACK_NUMBER, _: TelemetryCaller, settings: SettingsDep,
+                           stores: StoresDep,
+                           active_only: Annotated[str | None, Query(description="boolean")] = None,
+                           since: Annotated[str | None, Query(description="YYYY-MM-DD or ISO 8601")] = None,
+                           limit: Annotated[str | None, Query(description="1..500, default 100")] = None,
+                           ) -> AlertList:
+    offset = settings.site_offset
+    checks = Checks()  # every bad parameter at once, the path's first
+    n = checks.run(integer, "path", "rack_number", rack_number, 1, RACK_COUNT)
+    active = checks.run(boolean, "query", "active_only", active_only) if present(active_only) else False
+    start = checks.run(instant, "query", "since", since, offset) if present(since) else None
+    count = checks.run(integer, "query", "limit", limit, 1, 500) if present(limit) else 100
+    checks.raise_any()
+    items = await list_alerts(stores.db("ess"), "bess", n, active, start, count, offset)
+    return AlertList(items=items, count=len(items))
+
+
+add_legacy("/api/alert/rack/{rack_number}", bess_rack_alerts, "/api/v1/bess/alert/rack/{rack_number}",
+           response_model=AlertList, tags=["bess"])
+
+
+@app.exception_handler(InternalError)
+async def internal_fault(request: Request, exc: InternalError):
+    return await internal_error(request, exc)
+
+
+# ---- the site: overview and topology (functions/system, shared/src/{site,energy}.rs) ------------
+
+
+@dataclass
+class LiveSite:
+    racks: list  # LiveValues | None, index 0 = BESS1
+    pcs: list  # index 0 = pcs0
+    grid: LiveValues | None = None
+    aux: LiveValues | None = None
+    inverter: LiveValues | None = None
+
+
+async def live_site(stores: Stores, settings: Settings) -> LiveSite:
+    """Every device's live hash, one HGETALL at a time; a Redis store that fails leaves its
+    devices None (the screen still shows the rest)."""
+    p, stale_after = settings.prefix, settings.live_stale_after
+    site = LiveSite(racks=[None] * RACK_COUNT, pcs=[None] * PCS_COUNT)
+    gtr = stores.redis["gtr"]
+    try:
+        racks = [await live_values(gtr, f"{p}bess:{n}", stale_after) for n in range(1, RACK_COUNT + 1)]
+        site.pcs = [await live_values(gtr, f"{p}pcs:{n}", stale_after) for n in range(PCS_COUNT)]
+        site.racks = racks
+    except REDIS_ERRORS as e:
+        log.warning("store redis:gtr failed: %s", e)
+        site.pcs = [None] * PCS_COUNT
+    main = stores.redis["main"]
+    try:
+        grid = await live_values(main, f"{p}meter:MMAIN", stale_after)
+        aux = await live_values(main, f"{p}meter:MAUX", stale_after)
+        site.inverter = await live_values(main, f"{p}inverter:1", stale_after)
+        site.grid, site.aux = grid, aux
+    except REDIS_ERRORS as e:
+        log.warning("store redis:main failed: %s", e)
+        site.inverter = None
+    return site
+
+
+@dataclass
+class Energy:
+    positive_kwh: float = 0.0
+    negative_kwh: float = 0.0
+    gaps: int = 0
+    samples: int = 0
+
+
+PCS_INTERVAL_SECS, MAX_GAP_FACTOR, TODAY_CACHE_SECS = 10, 5, 60
+
+
+def split_trapezoid(p0: float, p1: float, hours: float) -> tuple[float, float]:
+    """The trapezoid from p0 to p1 as (energy above zero, energy below zero)."""
+    if p0 >= 0.0 and p1 >= 0.0:
+        return (p0 + p1) / 2.0 * hours, 0.0
+    if p0 <= 0.0 and p1 <= 0.0:
+        return 0.0, -(p0 + p1) / 2.0 * hours
+    f = p0 / (p0 - p1)  # the line crosses zero here: two triangles
+    first, second = p0 / 2.0 * f * hours, p1 / 2.0 * (1.0 - f) * hours
+    return (first, -second) if p0 > 0.0 else (second, -first)
+
+
+def integrate(samples: list[tuple[int, float]], nominal_secs: int) -> Energy:
+    """Trapezoid integral; an interval over 5 nominal intervals is a gap, not bridged."""
+    max_gap = max(nominal_secs, 1) * MAX_GAP_FACTOR
+    e = Energy(samples=len(samples))
+    for (ta, pa), (tb, pb) in zip(samples, samples[1:]):
+        dt = tb - ta
+        if dt <= 0:
+            continue
+        if dt > max_gap:
+            e.gaps += 1
+            continue
+        pos, neg = split_trapezoid(pa, pb, dt / 3600.0)
+        e.positive_kwh += pos
+        e.negative_kwh += neg
+    return e
+
+
+def cached_energy(value: str | None) -> Energy | None:
+    """`pos neg gaps samples`, as either side writes it."""
+    parts = value.split(" ") if value is not None else []
+    if len(parts) < 4:
+        return None
+    pos, neg = rust_f64(parts[0]), rust_f64(parts[1])
+    gaps, samples = rust_int(parts[2], U32), rust_int(parts[3], U64)
+    if pos is None or neg is None or gaps is None or samples is None:
+        return None
+    return Energy(pos, neg, gaps, samples)
+
+
+async def today_pcs_energy(stores: Stores, settings: Settings, now: int) -> Energy:
+    """Energy through both PCS since local midnight, from their history; reused from Redis for a
+    minute (under the same key and in the same text as the Rust side)."""
+    day = local_date(now, settings.site_offset)
+    start = days_from_civil(*day) * 86_400 - settings.site_offset
+    key = f"{settings.prefix}cache:pcs_energy:{format_date(day)}"
+    r = stores.redis["main"]
+    try:
+        cached = cached_energy(await r.get(key))
+    except REDIS_ERRORS:
+        cached = None
+    if cached is not None:
+        return cached
+    pcs = stores.db("PCS")
+    total = Energy()
+    async with pcs.cursor() as cur:
+        for n in range(PCS_COUNT):
+            await cur.execute(
+                "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts) AS t, p_kw "
+                f"FROM {pcs.table(f'pcs{n}_data')} WHERE ts >= %s AND ts < %s ORDER BY ts",
+                (format_mysql_datetime(start), format_mysql_datetime(now)))
+            e = integrate([(t, kw) for t, kw in await cur.fetchall() if t is not None and kw is not None],
+                          PCS_INTERVAL_SECS)
+            total.positive_kwh += e.positive_kwh
+            total.negative_kwh += e.negative_kwh
+            total.gaps += e.gaps
+            total.samples += e.samples
+    value = f"{rust_display(total.positive_kwh)} {rust_display(total.negative_kwh)} {total.gaps} {total.samples}"
+    try:  # a cache that cannot be written only costs the next request the same computation
+        await r.set(key, value, ex=TODAY_CACHE_SECS)
+    except REDIS_ERRORS:
+        pass
+    return total
+
+
+class AlertCounts(BaseModel):
+    active: int
+    critical: int
+
+
+async def alert_counts(ess: Db) -> AlertCounts:
+    async with ess.cursor() as cur:
+        await cur.execute("SELECT COUNT(*) AS active, COUNT(CASE WHEN level = 'critical' THEN 1 END) AS critical "
+                          f"FROM {ess.table('alerts')} WHERE cleared_at IS NULL")
+        row = await cur.fetchone()
+    active, critical = row if row is not None else (0, 0)
+    return AlertCounts(active=max(int(active or 0), 0), critical=max(int(critical or 0), 0))
+
+
+async def current_mode(schedule: Db, now: int) -> str:
+    """The mode of the schedule event running now (not cancelled), or `idle`."""
+    at = format_mysql_datetime(now)
+    async with schedule.cursor() as cur:
+        await cur.execute(f"SELECT mode FROM {schedule.table('events')} WHERE start_at <= %s AND end_at > %s "
+                          "AND status <> 'cancelled' ORDER BY start_at DESC LIMIT 1", (at, at))
+        row = await cur.fetchone()
+    return row[0] if row is not None and row[0] is not None else "idle"
+
+
+class Ratings(BaseModel):
+    name: str
+    rack_count: int
+    rack_capacity_kwh: float
+    storage_capacity_kwh: float
+    pcs_count: int
+    pcs_rated_kw: float
+    power_rating_kw: float
+
+
+def ratings(s: Settings) -> Ratings:
+    return Ratings(name=s.site_name, rack_count=RACK_COUNT, rack_capacity_kwh=s.rack_capacity_kwh,
+                   storage_capacity_kwh=s.rack_capacity_kwh * RACK_COUNT, pcs_count=PCS_COUNT,
+                   pcs_rated_kw=s.pcs_rated_kw, power_rating_kw=s.pcs_rated_kw * PCS_COUNT)
+
+
+class BessSummary(BaseModel):
+    online: int
+    total: int
+    average_soc: float | None = Field(description="Mean SOC of the online racks, %")
+    total_power_kw: float
+
+
+class PcsSummary(BaseModel):
+    running: int
+    faulted: int
+    total: int
+    total_p_kw: float
+
+
+class GridSummary(BaseModel):
+    kw: float | None
+    frequency_hz: float | None
+    stale: bool
+
+
+class TodayEnergy(BaseModel):
+    charge_kwh: float
+    discharge_kwh: float
+    gaps: int
+
+
+class Overview(BaseModel):
+    site: Ratings
+    bess: BessSummary
+    pcs: PcsSummary
+    grid: GridSummary
+    today: TodayEnergy
+    alerts: AlertCounts
+    mode: str
+    updated_at: str
+
+
+def fresh(values: list) -> list[LiveValues]:
+    return [v for v in values if v is not None and not v.stale]
+
+
+def bess_summary(site: LiveSite) -> BessSummary:
+    """Only fresh racks count, and not those saying `offline`."""
+    online = [v for v in fresh(site.racks) if v.text("status") is not None and v.text("status") != "offline"]
+    socs = [x for v in online if (x := v.f64("soc")) is not None]
+    return BessSummary(online=len(online), total=RACK_COUNT,
+                       average_soc=rust_round(rust_sum(socs) / len(socs), 2) if socs else None,
+                       total_power_kw=rust_round(rust_sum(x for v in online if (x := v.f64("power_kw")) is not None), 3))
+
+
+def pcs_summary(site: LiveSite) -> PcsSummary:
+    live = fresh(site.pcs)
+    return PcsSummary(running=sum(v.text("status") == "run" for v in live),
+                      faulted=sum(v.text("status") == "fault" for v in live), total=PCS_COUNT,
+                      total_p_kw=rust_round(rust_sum(x for v in live if (x := v.f64("p_kw")) is not None), 3))
+
+
+def grid_summary(site: LiveSite) -> GridSummary:
+    g = site.grid
+    return GridSummary(kw=g.f64("KW_tot") if g else None, frequency_hz=g.f64("freq") if g else None,
+                       stale=g is None or g.stale)
+
+
+@app.get("/api/v1/system/overview", response_model=Overview, tags=["system"])
+async def system_overview(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> Overview:
+    now = int(time.time())
+    site = await live_site(stores, settings)
+    today = await today_pcs_energy(stores, settings, now)
+    alerts = await alert_counts(stores.db("ess"))
+    mode = await current_mode(stores.db("schedule"), now)
+    return Overview(site=ratings(settings), bess=bess_summary(site), pcs=pcs_summary(site), grid=grid_summary(site),
+                    today=TodayEnergy(charge_kwh=rust_round(today.negative_kwh, 3),
+                                      discharge_kwh=rust_round(today.positive_kwh, 3), gaps=today.gaps),
+                    alerts=alerts, mode=mode, updated_at=format_iso(now, settings.site_offset))
+
+
+add_legacy("/api/system_overview", system_overview, "/api/v1/system/overview", response_model=Overview,
+           tags=["system"])
+
+
+class Node(BaseModel):
+    id: str
+    kind: str
+    name: str
+    status: str = Field(description="the device's status word; `stale` when old, `unknown` without one")
+    metrics: dict[str, float | None]
+    updated_at: str | None
+    children: list[Node] = Field(default_factory=list, exclude_if=lambda children: not children)
+
+
+def node(id_: str, kind: str, name: str, live: LiveValues | None, metrics: list[tuple[str, str]],
+         offset: int) -> Node:
+    status = "unknown" if live is None else "stale" if live.stale else live.text("status") or "ok"
+    # Labels in key order, as the Rust side's JSON map (a BTreeMap) writes them.
+    return Node(id=id_, kind=kind, name=name, status=status,
+                metrics={label: live.f64(field) if live else None for label, field in sorted(metrics)},
+                updated_at=format_iso(live.ts, offset) if live is not None and live.ts is not None else None)
+
+
+@app.get("/api/v1/system/topology", response_model=Node, tags=["system"])
+async def system_topology(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> Node:
+    """Site → meters, PV inverter, PCS → racks (pcs0 serves BESS1-6, pcs1 BESS7-12)."""
+    site = await live_site(stores, settings)
+    off = settings.site_offset
+    meter = [("kw", "KW_tot"), ("frequency_hz", "freq")]
+    children = [node("meter:MMAIN", "meter", "MMAIN (grid)", site.grid, meter, off),
+                node("meter:MAUX", "meter", "MAUX (auxiliary)", site.aux, meter, off),
+                node("inverter:1", "inverter", "INVERTER_1 (PV)", site.inverter,
+                     [("ac_kw", "ac_kw"), ("today_kwh", "today_kwh")], off)]
+    per_pcs = RACK_COUNT // PCS_COUNT
+    for p in range(PCS_COUNT):
+        pcs = node(f"pcs:{p}", "pcs", f"pcs{p}", site.pcs[p], [("p_kw", "p_kw"), ("q_kvar", "q_kvar")], off)
+        pcs.children = [node(f"bess:{n}", "bess", f"BESS{n}", site.racks[n - 1],
+                             [("soc", "soc"), ("power_kw", "power_kw")], off)
+                        for n in range(p * per_pcs + 1, (p + 1) * per_pcs + 1)]
+        children.append(pcs)
+    return Node(id="site", kind="site", name=settings.site_name, status="ok", metrics={}, updated_at=None,
+                children=children)
+
+
+add_legacy("/api/topology", system_topology, "/api/v1/system/topology", response_model=Node, tags=["system"])
+
+
+# ---- the dashboard's frame: sidebar and header (functions/config, shared/src/frame.rs) ----------
+
+
+class MenuEntry(BaseModel):
+    id: str
+    label: str
+    path: str
+    permission: str
+
+
+MENU = [MenuEntry(id=i, label=label, path=path, permission=perm) for i, label, path, perm in [
+    ("overview", "Overview", "/overview", PERM_TELEMETRY_READ),
+    ("topology", "Topology", "/topology", PERM_TELEMETRY_READ),
+    ("bess", "Battery racks", "/bess", PERM_TELEMETRY_READ),
+    ("pcs", "PCS", "/pcs", PERM_TELEMETRY_READ),
+    ("meters", "Meters and PV", "/meters", PERM_TELEMETRY_READ),
+    ("alerts", "Alerts", "/alerts", PERM_TELEMETRY_READ),
+    ("analysis", "Analysis", "/analysis", PERM_TELEMETRY_READ),
+    ("schedule", "Schedule", "/schedule", PERM_TRADING_READ),
+    ("income", "Income", "/income", PERM_TRADING_READ),
+    ("execution", "Execution rate", "/execution-rate", PERM_TRADING_READ),
+    ("users", "Users", "/admin/users", PERM_USERS_ADMIN),
+]]
+
+
+class Devices(BaseModel):
+    racks: list[int]
+    pcs: list[int]
+    meters: list[str] = Field(description="meters with a live hash, by name (found by SCAN)")
+
+
+class Badges(BaseModel):
+    alerts_bess: int
+    alerts_pcs: int
+    alerts_total: int
+
+
+class Sidebar(BaseModel):
+    menu: list[MenuEntry]
+    devices: Devices | None
+    badges: Badges | None
+
+
+@app.get("/api/v1/config/sidebar", response_model=Sidebar, tags=["config"])
+async def config_sidebar(caller: AnyCaller, settings: SettingsDep, stores: StoresDep) -> Sidebar:
+    """Menu entries the caller's permissions allow; device lists and alert badges only for callers
+    who may read telemetry (they name the site's equipment and its faults)."""
+    menu = [e for e in MENU if e.permission in caller.permissions]
+    if PERM_TELEMETRY_READ not in caller.permissions:
+        return Sidebar(menu=menu, devices=None, badges=None)
+    pattern = f"{settings.prefix}meter:*"
+    keys, cursor = set(), 0
+    with redis_errors("redis:main"):  # SCAN, never KEYS: it does not block the server
+        while True:
+            cursor, batch = await stores.redis["main"].scan(cursor, match=pattern, count=200)
+            keys.update(batch)
+            if cursor == 0:
+                break
+    meters = [k[len(pattern) - 1:] for k in sorted(keys)]
+    ess = stores.db("ess")
+    async with ess.cursor() as cur:
+        await cur.execute(f"SELECT device_kind, COUNT(*) AS n FROM {ess.table('alerts')} "
+                          "WHERE cleared_at IS NULL GROUP BY device_kind")
+        active = {kind: max(int(n), 0) for kind, n in await cur.fetchall() if kind is not None and n is not None}
+    bess, pcs = active.get("bess", 0), active.get("pcs", 0)
+    return Sidebar(menu=menu, devices=Devices(racks=list(range(1, RACK_COUNT + 1)), pcs=list(range(PCS_COUNT)),
+                                              meters=meters),
+                   badges=Badges(alerts_bess=bess, alerts_pcs=pcs, alerts_total=bess + pcs))
+
+
+add_legacy("/api/sidebar_info", config_sidebar, "/api/v1/config/sidebar", response_model=Sidebar, tags=["config"])
+
+
+class CallerView(BaseModel):
+    username: str
+    roles: list[str]
+
+
+class Connectivity(BaseModel):
+    mysql: bool
+    redis_main: bool
+    redis_gtr: bool
+
+
+class Header(BaseModel):
+    site_name: str
+    now: str
+    caller: CallerView
+    mode: str | None = Field(description="`dreg`, `edreg` or `idle`; null when the schedule could not be read")
+    connectivity: Connectivity
+    active_alerts: int | None = Field(description="null when the alert log could not be read")
+
+
+@app.get("/api/v1/config/header", response_model=Header, tags=["config"])
+async def config_header(caller: AnyCaller, settings: SettingsDep, stores: StoresDep) -> Header:
+    """200 even with a store down: reporting connectivity is what it is for. (The guard read the
+    main Redis: reaching here means it answered.)"""
+    now = int(time.time())
+    try:
+        redis_gtr = bool(await stores.redis["gtr"].ping())
+    except REDIS_ERRORS:
+        redis_gtr = False
+    try:
+        active, mode = (await alert_counts(stores.db("ess"))).active, await current_mode(stores.db("schedule"), now)
+    except Exception as e:  # noqa: BLE001 - reported, not fatal
+        log.warning("header: mysql: %r", e)
+        active, mode = None, None
+    return Header(site_name=settings.site_name, now=format_iso(now, settings.site_offset),
+                  caller=CallerView(username=caller.username, roles=caller.roles), mode=mode,
+                  connectivity=Connectivity(mysql=active is not None, redis_main=True, redis_gtr=redis_gtr),
+                  active_alerts=active)
+
+
+add_legacy("/api/header_info", config_header, "/api/v1/config/header", response_model=Header, tags=["config"])

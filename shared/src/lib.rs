@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod kept;
 pub mod live;
+pub mod meters;
 pub mod openapi;
 pub mod params;
 pub mod password;

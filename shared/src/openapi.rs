@@ -11,6 +11,7 @@
 use serde_json::{json, Map, Value};
 
 mod frame;
+mod meters;
 mod telemetry;
 
 use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
@@ -47,6 +48,7 @@ pub fn document() -> Value {
     .into_iter()
     .chain(telemetry::paths())
     .chain(frame::paths())
+    .chain(meters::paths())
     {
         paths.insert(path.to_owned(), item);
     }
@@ -66,11 +68,12 @@ pub fn document() -> Value {
             {"name": "admin", "description": "User administration (users:admin)"},
             {"name": "bess", "description": "Battery racks: live status and alerts (telemetry:read)"},
             {"name": "config", "description": "The dashboard's frame: sidebar and header (any valid token)"},
+            {"name": "meters", "description": "Meters and the PV inverter: live values and today's energy (telemetry:read)"},
             {"name": "docs", "description": "This document, Swagger UI and ReDoc"},
         ],
         "paths": paths,
         "components": {
-            "schemas": schemas_with([telemetry::schemas(), frame::schemas()]),
+            "schemas": schemas_with([telemetry::schemas(), frame::schemas(), meters::schemas()]),
             "responses": responses(),
             "headers": headers(),
             "securitySchemes": {

@@ -12,10 +12,10 @@ use solarhub_shared::frame::{sidebar, CallerView, Connectivity, Header};
 use solarhub_shared::guest::bindings::mysql::ParameterValue;
 use solarhub_shared::guest::guard::{authorize, Caller};
 use solarhub_shared::guest::rows::Rows;
-use solarhub_shared::guest::stores::{scan_keys, Db, Stores};
+use solarhub_shared::guest::stores::{scan_hash_keys, Db, Stores};
 use solarhub_shared::guest::{config, site};
 use solarhub_shared::http::{dispatch_get, GetRoute, Request, Response};
-use solarhub_shared::schema::{ess, meter_scan_pattern, Database, RedisStore};
+use solarhub_shared::schema::{ess, meter_key, meter_scan_pattern, Database, RedisStore};
 use solarhub_shared::time::{format_iso, now_unix};
 
 const SIDEBAR: &str = "/api/v1/config/sidebar";
@@ -55,8 +55,10 @@ fn sidebar_route(req: &Request) -> Result<Response, ApiError> {
     }
     let prefix = stores.redis_prefix()?.to_owned();
     let pattern = meter_scan_pattern(&prefix);
-    let name_at = pattern.len() - 1;
-    let meters = scan_keys(&stores.redis(RedisStore::Main)?, &pattern)?
+    let name_at = meter_key(&prefix, "").len();
+    let mut keys = scan_hash_keys(&stores.redis(RedisStore::Main)?, &pattern)?;
+    keys.sort();
+    let meters = keys
         .into_iter()
         .filter_map(|key| key.get(name_at..).map(str::to_owned))
         .collect();

@@ -150,37 +150,6 @@ impl Stores {
     }
 }
 
-/// Every key matching `pattern` (SCAN, never KEYS: it does not block the server), sorted.
-pub fn scan_keys(redis: &Redis, pattern: &str) -> Result<Vec<String>, ApiError> {
-    let mut keys = Vec::new();
-    let mut cursor = "0".to_owned();
-    loop {
-        let reply = redis.run(
-            "SCAN",
-            &[
-                arg(&cursor),
-                arg("MATCH"),
-                arg(pattern),
-                arg("COUNT"),
-                arg("200"),
-            ],
-        )?;
-        let mut parts = reply.into_iter();
-        cursor = parts
-            .next()
-            .and_then(text)
-            .unwrap_or_else(|| "0".to_owned());
-        // Spin returns the nested key list flattened after the cursor.
-        keys.extend(parts.filter_map(text));
-        if cursor == "0" {
-            break;
-        }
-    }
-    keys.sort();
-    keys.dedup();
-    Ok(keys)
-}
-
 /// `HGETALL key` as `(field, value)` pairs; an absent key is an empty list.
 pub fn hash_fields(redis: &Redis, key: &str) -> Result<Vec<(String, String)>, ApiError> {
     let reply = redis.run("HGETALL", &[arg(key)])?;
@@ -206,4 +175,35 @@ pub fn live_values(
         crate::time::now_unix(),
         stale_after_secs,
     ))
+}
+
+/// Every hash key matching `pattern`, by `SCAN ... MATCH pattern TYPE hash` until the cursor comes
+/// back to 0 (never `KEYS`, which blocks the server for the whole keyspace). A key may be reported
+/// more than once by SCAN; callers deduplicate.
+pub fn scan_hash_keys(redis: &Redis, pattern: &str) -> Result<Vec<String>, ApiError> {
+    // Spin flattens the nested reply `[cursor, [key, ...]]` into `[cursor, key, ...]`.
+    let mut keys = Vec::new();
+    let mut cursor = "0".to_owned();
+    // A bound on round trips, so a server that never returns cursor 0 cannot hang the request.
+    for _ in 0..10_000 {
+        let reply = redis.run(
+            "SCAN",
+            &[
+                arg(&cursor),
+                arg("MATCH"),
+                arg(pattern),
+                arg("COUNT"),
+                arg("1000"),
+                arg("TYPE"),
+                arg("hash"),
+            ],
+        )?;
+        let mut items = reply.into_iter().filter_map(text);
+        cursor = items.next().unwrap_or_else(|| "0".to_owned());
+        keys.extend(items);
+        if cursor == "0" {
+            break;
+        }
+    }
+    Ok(keys)
 }

@@ -39,7 +39,7 @@ fn number_param(name: &str, title: &str, min: u8, max: u8) -> Value {
     })
 }
 
-fn read_responses(ok: Value) -> Map<String, Value> {
+pub(super) fn read_responses(ok: Value) -> Map<String, Value> {
     map(json!({
         "200": ok,
         "401": response_ref("Unauthorized"),
@@ -79,7 +79,7 @@ fn legacy(mut op: Map<String, Value>, successor: &str) -> Map<String, Value> {
     op
 }
 
-fn operation(op: Map<String, Value>, successor: Option<&str>) -> Value {
+pub(super) fn operation(op: Map<String, Value>, successor: Option<&str>) -> Value {
     let op = match successor {
         Some(s) => legacy(op, s),
         None => op,
