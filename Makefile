@@ -1,7 +1,7 @@
 # SolarHub: `make up` serves the app on http://127.0.0.1:3000, `make test` runs every test.
 # Everything builds into one target dir ($CARGO_TARGET_DIR, default ./target).
 
-COMPONENTS := solarhub-system solarhub-auth-guard solarhub-auth solarhub-admin solarhub-docs
+COMPONENTS := solarhub-system solarhub-auth-guard solarhub-auth solarhub-admin solarhub-docs solarhub-bess solarhub-config solarhub-meters
 FIXTURES   := solarhub-fixture-probe solarhub-fixture-greeter
 NATIVE     := -p solarhub-shared -p solarhub-host -p solarhub-cli -p solarhub-admin
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
@@ -13,7 +13,7 @@ RUNTIME    ?= auto
 
 .PHONY: build native test up lint sizes bench clean-cache
 
-## build: the Spin components and the test fixtures (wasm32-wasip1)
+## build: the Spin components and the test fixtures (wasm32-wasip2)
 build:
 	build/wasm.sh $(COMPONENTS) $(FIXTURES)
 
@@ -42,7 +42,7 @@ lint:
 
 ## sizes: each component's size
 sizes: build
-	@for c in $(COMPONENTS); do f=target/wasm32-wasip1/wasm/$$(echo $$c | tr - _).wasm; printf '%-24s %8d bytes\n' $$c $$(stat -c %s $$f); done
+	@for c in $(COMPONENTS); do f=target/wasm32-wasip2/wasm/$$(echo $$c | tr - _).wasm; printf '%-24s %8d bytes\n' $$c $$(stat -c %s $$f); done
 
 clean-cache:
 	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/solarhub-host

@@ -28,6 +28,8 @@ USAGE:
   solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--history] [--quiet]
       Keep the Redis live hashes updating until SIGINT/SIGTERM (or for N seconds);
       --history also appends the MySQL history rows (10 s / 60 s).
+  solarhub openapi
+      Print the OpenAPI document the docs component serves (for tools, and the benchmark).
   solarhub user create --username U --email E [--full-name N] --role admin|operator|viewer
       Create a user; password from SOLARHUB_USER_PASSWORD or a no-echo prompt (>= 12 characters).
   solarhub status
@@ -159,6 +161,11 @@ async fn dispatch(argv: &[String]) -> Result<()> {
             }
             _ => bail!(UsageError("expected `solarhub user create ...`".into())),
         },
+        "openapi" => {
+            usage(Args::parse(rest, &[]).and_then(|a| a.only(&[])))?;
+            println!("{}", solarhub_shared::openapi::document());
+            Ok(())
+        }
         "status" => {
             usage(Args::parse(rest, &[]).and_then(|a| a.only(&[])))?;
             let cfg = Config::from_env()?;

@@ -93,6 +93,10 @@ pub enum ApiError {
         allow: &'static str,
     },
     Conflict(String),
+    /// A request body over the limit a component accepts (bytes).
+    PayloadTooLarge {
+        limit: usize,
+    },
     Throttled {
         retry_after_secs: u64,
     },
@@ -116,6 +120,7 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
             ApiError::Throttled { .. } => 429,
             ApiError::StoreUnavailable(_) => 503,
             ApiError::Internal { .. } => 500,
@@ -144,6 +149,9 @@ impl ApiError {
             ApiError::NotFound(what) => json!({ "detail": what }),
             ApiError::MethodNotAllowed { .. } => json!({ "detail": "Method Not Allowed" }),
             ApiError::Conflict(what) => json!({ "detail": what }),
+            ApiError::PayloadTooLarge { limit } => {
+                json!({ "detail": format!("Request body is larger than {limit} bytes") })
+            }
             ApiError::Throttled { .. } => json!({ "detail": "Too many attempts; try again later" }),
             ApiError::StoreUnavailable(store) => json!({
                 "detail": format!("{} is unavailable", store.label()),
@@ -159,6 +167,23 @@ impl ApiError {
     pub fn not_found_route() -> Self {
         ApiError::NotFound("Not Found".to_owned())
     }
+}
+
+/// A short random id tying a client-visible 500 to its log line.
+pub fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the host's random source (wasi random_get).
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(crate::time::now_unix());
+    format!("{:016x}", h.finish())
+}
+
+/// Logs a server-side fault and returns the error a client may see.
+pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> ApiError {
+    let request_id = request_id();
+    let cause = crate::store_url::redact_credentials(&cause.to_string());
+    eprintln!("error request_id={request_id} {context}: {cause}");
+    ApiError::Internal { request_id }
 }
 
 #[cfg(test)]

@@ -39,6 +39,13 @@ pub struct Date {
     pub day: u32,
 }
 
+impl std::fmt::Display for Date {
+    /// `YYYY-MM-DD`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
 impl Date {
     /// Parses `YYYY-MM-DD`, rejecting impossible dates such as 2026-02-30.
     pub fn parse(s: &str) -> Option<Date> {
@@ -149,6 +156,39 @@ pub fn parse_mysql_datetime(s: &str) -> Option<i64> {
         return None;
     }
     Some(date.days_since_epoch() * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// Parses an ISO 8601 datetime `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with an optional `Z` or
+/// `±HH:MM`; without one it is site-local (`local`). Unix seconds (a fraction is dropped).
+pub fn parse_iso_datetime(s: &str, local: UtcOffset) -> Option<i64> {
+    let date = Date::parse(s.get(0..10)?)?;
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    let rest = s.get(11..)?;
+    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(zone_at);
+    let offset = if zone.is_empty() {
+        local
+    } else {
+        UtcOffset::parse(zone)?
+    };
+    let clock = clock.split('.').next()?;
+    let mut parts = clock.split(':');
+    let (h, m) = (parts.next()?, parts.next()?);
+    let sec = parts.next().unwrap_or("00");
+    if parts.next().is_some() || [h, m, sec].iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let (h, m, sec) = (
+        h.parse::<i64>().ok()?,
+        m.parse::<i64>().ok()?,
+        sec.parse::<i64>().ok()?,
+    );
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    Some(date.days_since_epoch() * 86_400 + h * 3600 + m * 60 + sec - i64::from(offset.0))
 }
 
 /// Formats Unix seconds as MySQL's UTC `YYYY-MM-DD HH:MM:SS`, for query parameters.

@@ -6,13 +6,13 @@ use serde_json::{Map, Value};
 use solarhub_shared::error::ApiError;
 use solarhub_shared::forms::body_fields;
 use solarhub_shared::guest::guard::authorize;
+use solarhub_shared::guest::internal;
 use solarhub_shared::guest::stores::{Db, Stores};
 use solarhub_shared::guest::users::{self, UserKey, UserView};
-use solarhub_shared::guest::{internal, respond};
+use solarhub_shared::http::{Request, Response};
 use solarhub_shared::password;
 use solarhub_shared::schema::{ess, Database, RedisStore};
 use solarhub_shared::time::UtcOffset;
-use spin_sdk::http::{Request, Response};
 
 use crate::query::{self, role_error};
 use crate::settings;
@@ -28,7 +28,7 @@ struct UserPage {
 }
 
 fn body(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    let content_type = req.header("content-type").and_then(|h| h.as_str());
+    let content_type = req.header("content-type");
     body_fields(content_type, req.body())
 }
 
@@ -46,7 +46,7 @@ fn hash(password: &str) -> Result<String, ApiError> {
 }
 
 /// The user as clients see it, read after the change committed.
-fn view(db: &Db<'_>, user_id: u64, offset: UtcOffset) -> Result<UserView, ApiError> {
+fn view(db: &Db, user_id: u64, offset: UtcOffset) -> Result<UserView, ApiError> {
     users::find(db, UserKey::Id(user_id))?
         .map(|u| u.view(offset))
         .ok_or_else(not_found)
@@ -57,16 +57,16 @@ fn view(db: &Db<'_>, user_id: u64, offset: UtcOffset) -> Result<UserView, ApiErr
 /// never takes effect while the user's old tokens still work).
 fn in_transaction<T>(
     stores: &mut Stores,
-    work: impl FnOnce(&Db<'_>) -> Result<T, ApiError>,
+    work: impl FnOnce(&Db) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     let db = stores.db(Database::Ess)?;
-    store::begin(&db)?;
-    work(&db).inspect_err(|_| store::rollback(&db))
+    db.begin(stores)?;
+    work(&db).inspect_err(|_| db.rollback())
 }
 
 fn commit(stores: &mut Stores) -> Result<(), ApiError> {
     let db = stores.db(Database::Ess)?;
-    store::commit(&db).inspect_err(|_| store::rollback(&db))
+    db.commit().inspect_err(|_| db.rollback())
 }
 
 /// Ends the user's sessions inside the open transaction: on failure it is rolled back.
@@ -74,14 +74,14 @@ fn end_sessions(stores: &mut Stores, user_id: u64) -> Result<(), ApiError> {
     let revoked = (|| {
         let ttl = settings::refresh_ttl_secs()?;
         let prefix = stores.redis_prefix()?.to_owned();
-        let conn = stores.redis(RedisStore::Main)?;
-        solarhub_shared::guest::sessions::end_all_sessions(conn, &prefix, user_id, ttl)
+        let redis = stores.redis(RedisStore::Main)?;
+        solarhub_shared::guest::sessions::end_all_sessions(&redis, &prefix, user_id, ttl)
     })();
     match revoked {
         Ok(_) => Ok(()),
         Err(e) => {
             if let Ok(db) = stores.db(Database::Ess) {
-                store::rollback(&db);
+                db.rollback();
             }
             Err(e)
         }
@@ -102,7 +102,7 @@ pub fn list(req: &Request) -> Result<Response, ApiError> {
         }
     }
     let page = store::list(&db, &params, offset)?;
-    Ok(respond::json(
+    Ok(Response::json(
         200,
         &UserPage {
             items: page.items,
@@ -140,7 +140,7 @@ pub fn create(req: &Request) -> Result<Response, ApiError> {
     })?;
     commit(&mut stores)?;
     let user = view(&stores.db(Database::Ess)?, id, offset)?;
-    let mut response = respond::json(201, &user);
+    let mut response = Response::json(201, &user);
     response.set_header("location", format!("/api/v1/admin/users/{id}"));
     Ok(response)
 }
@@ -201,7 +201,7 @@ pub fn update(req: &Request, raw_id: &str) -> Result<Response, ApiError> {
     }
     commit(&mut stores)?;
     let user = view(&stores.db(Database::Ess)?, id, offset)?;
-    Ok(respond::json(200, &user))
+    Ok(Response::json(200, &user))
 }
 
 pub fn delete(req: &Request, raw_id: &str) -> Result<Response, ApiError> {
@@ -226,7 +226,7 @@ pub fn delete(req: &Request, raw_id: &str) -> Result<Response, ApiError> {
     })?;
     end_sessions(&mut stores, id)?;
     commit(&mut stores)?;
-    Ok(Response::builder().status(204).build())
+    Ok(Response::empty(204))
 }
 
 fn same_set(a: &[u64], b: &[u64]) -> bool {

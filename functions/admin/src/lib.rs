@@ -14,15 +14,14 @@ mod store;
 mod validate;
 
 use solarhub_shared::error::ApiError;
-use solarhub_shared::guest::respond;
-use spin_sdk::http::{Method, Request, Response};
-use spin_sdk::http_component;
+use solarhub_shared::http::{answer, Method, Request, Response};
 
 const USERS: &str = "/api/v1/admin/users";
 
-#[http_component]
-fn handle(req: Request) -> Response {
-    route(&req).unwrap_or_else(|e| respond::error(&e))
+solarhub_shared::http_component!(handle);
+
+fn handle(req: &Request) -> Response {
+    answer(route(req))
 }
 
 fn route(req: &Request) -> Result<Response, ApiError> {

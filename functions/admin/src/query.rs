@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 use solarhub_shared::error::FieldError;
-use solarhub_shared::forms::parse_urlencoded;
+use solarhub_shared::params::{boolean, Query};
+pub use solarhub_shared::params::{integer, one_of};
 
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub const MAX_PAGE_SIZE: u64 = 100;
@@ -78,15 +79,8 @@ impl ListParams {
 
 /// Parses the raw query string (`page=2&q=ada`).
 pub fn parse(query: &str) -> Result<ListParams, Vec<FieldError>> {
-    let pairs = parse_urlencoded(query);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let query = Query::parse(query);
+    let get = |name: &str| query.get(name);
     let mut errors = Vec::new();
     let page = get("page").map_or(Some(1), |raw| {
         integer("query", "page", raw, 1, None)
@@ -111,17 +105,9 @@ pub fn parse(query: &str) -> Result<ListParams, Vec<FieldError>> {
         }
     }
     let active = get("active").and_then(|raw| {
-        let parsed = parse_bool(raw);
-        if parsed.is_none() {
-            errors.push(FieldError::new(
-                "query",
-                "active",
-                "bool_parsing",
-                "Input should be a valid boolean, unable to interpret input",
-                Value::from(raw),
-            ));
-        }
-        parsed
+        boolean("query", "active", raw)
+            .map_err(|e| errors.push(e))
+            .ok()
     });
     let sort = match get("sort") {
         None => Some(Sort::Id),
@@ -150,57 +136,6 @@ pub fn parse(query: &str) -> Result<ListParams, Vec<FieldError>> {
             sort,
         }),
         _ => Err(errors),
-    }
-}
-
-/// An integer parameter within `min..=max` (`source` is "path" or "query"), or the FastAPI error
-/// for it. Values beyond `u64` saturate (only `page` has no maximum, and such pages are empty).
-pub fn integer(
-    source: &str,
-    name: &str,
-    raw: &str,
-    min: u64,
-    max: Option<u64>,
-) -> Result<u64, FieldError> {
-    let error = |kind, msg: String| FieldError::new(source, name, kind, msg, Value::from(raw));
-    // pydantic accepts surrounding whitespace and a sign; anything else is not an integer.
-    let Ok(n) = raw.trim().parse::<i128>() else {
-        return Err(error(
-            "int_parsing",
-            "Input should be a valid integer, unable to parse string as an integer".to_owned(),
-        ));
-    };
-    if n < i128::from(min) {
-        return Err(error(
-            "greater_than_equal",
-            format!("Input should be greater than or equal to {min}"),
-        ));
-    }
-    if let Some(max) = max.filter(|&max| n > i128::from(max)) {
-        return Err(error(
-            "less_than_equal",
-            format!("Input should be less than or equal to {max}"),
-        ));
-    }
-    Ok(u64::try_from(n).unwrap_or(u64::MAX))
-}
-
-/// pydantic's lax booleans.
-fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "on" | "t" => Some(true),
-        "false" | "0" | "no" | "n" | "off" | "f" => Some(false),
-        _ => None,
-    }
-}
-
-/// pydantic's enum wording: `'a', 'b' or 'c'`.
-pub fn one_of(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
-    match quoted.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 

@@ -6,12 +6,13 @@
 
 use serde_json::Value;
 use solarhub_shared::error::{ApiError, FieldError};
+use solarhub_shared::guest::bindings::mysql::ParameterValue;
+use solarhub_shared::guest::bindings::rdbms_types::Error as MysqlError;
 use solarhub_shared::guest::rows::Rows;
 use solarhub_shared::guest::stores::Db;
 use solarhub_shared::guest::users::UserView;
 use solarhub_shared::schema::ess as tables;
 use solarhub_shared::time::{format_iso, parse_mysql_datetime, UtcOffset};
-use spin_sdk::mysql::{MysqlError, ParameterValue};
 
 use crate::query::{like_pattern, role_error, ListParams};
 
@@ -26,24 +27,6 @@ fn id(v: u64) -> ParameterValue {
 /// `?, ?, ?` for `n` values.
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
-}
-
-// ---- transactions ----------------------------------------------------------------------------
-
-pub fn begin(db: &Db<'_>) -> Result<(), ApiError> {
-    db.execute("START TRANSACTION", &[])
-}
-
-pub fn commit(db: &Db<'_>) -> Result<(), ApiError> {
-    db.execute("COMMIT", &[])
-}
-
-/// Best effort: a connection that cannot roll back is closed at the end of the request, which
-/// rolls back too.
-pub fn rollback(db: &Db<'_>) {
-    if let Err(e) = db.conn.execute("ROLLBACK", &[]) {
-        eprintln!("admin: rollback failed: {e:?}");
-    }
 }
 
 // ---- roles -----------------------------------------------------------------------------------
@@ -94,7 +77,7 @@ impl Roles {
     }
 }
 
-fn read_roles(db: &Db<'_>, lock: bool) -> Result<Roles, ApiError> {
+fn read_roles(db: &Db, lock: bool) -> Result<Roles, ApiError> {
     let sql = format!(
         "SELECT r.id, r.name, EXISTS (SELECT 1 FROM {rp} rp JOIN {p} p ON p.id = rp.permission_id \
                                       WHERE rp.role_id = r.id AND p.name = ?) AS admin \
@@ -120,12 +103,12 @@ fn read_roles(db: &Db<'_>, lock: bool) -> Result<Roles, ApiError> {
 }
 
 /// The roles, for reading.
-pub fn roles(db: &Db<'_>) -> Result<Roles, ApiError> {
+pub fn roles(db: &Db) -> Result<Roles, ApiError> {
     read_roles(db, false)
 }
 
 /// The roles, locked until the transaction ends (see the module documentation).
-pub fn lock_roles(db: &Db<'_>) -> Result<Roles, ApiError> {
+pub fn lock_roles(db: &Db) -> Result<Roles, ApiError> {
     read_roles(db, true)
 }
 
@@ -136,7 +119,7 @@ pub struct Page {
     pub items: Vec<UserView>,
 }
 
-pub fn list(db: &Db<'_>, params: &ListParams, offset: UtcOffset) -> Result<Page, ApiError> {
+pub fn list(db: &Db, params: &ListParams, offset: UtcOffset) -> Result<Page, ApiError> {
     let users = db.table(tables::USERS);
     let mut conditions: Vec<String> = Vec::new();
     let mut values: Vec<ParameterValue> = Vec::new();
@@ -216,7 +199,7 @@ pub fn list(db: &Db<'_>, params: &ListParams, offset: UtcOffset) -> Result<Page,
 }
 
 /// Fills in the roles and permissions of `items` with one query.
-fn add_roles(db: &Db<'_>, items: &mut [UserView]) -> Result<(), ApiError> {
+fn add_roles(db: &Db, items: &mut [UserView]) -> Result<(), ApiError> {
     if items.is_empty() {
         return Ok(());
     }
@@ -265,7 +248,7 @@ pub struct Target {
 }
 
 /// The user `user_id`, its row locked until the transaction ends; `None` when there is none.
-pub fn lock_user(db: &Db<'_>, user_id: u64) -> Result<Option<Target>, ApiError> {
+pub fn lock_user(db: &Db, user_id: u64) -> Result<Option<Target>, ApiError> {
     let set = db.query(
         &format!(
             "SELECT username, email, active FROM {users} WHERE id = ? FOR UPDATE",
@@ -303,7 +286,7 @@ pub fn lock_user(db: &Db<'_>, user_id: u64) -> Result<Option<Target>, ApiError> 
 
 /// How many active users other than `except` hold an admin role. A locking read, so it sees
 /// the latest committed state rather than the transaction's snapshot.
-pub fn other_active_admins(db: &Db<'_>, except: u64, roles: &Roles) -> Result<u64, ApiError> {
+pub fn other_active_admins(db: &Db, except: u64, roles: &Roles) -> Result<u64, ApiError> {
     let admin_ids = roles.admin_ids();
     if admin_ids.is_empty() {
         return Ok(0);
@@ -327,7 +310,7 @@ pub fn other_active_admins(db: &Db<'_>, except: u64, roles: &Roles) -> Result<u6
 
 /// Which of `username` / `email` another user (not `except`) already has, as a 409 message.
 pub fn taken(
-    db: &Db<'_>,
+    db: &Db,
     username: Option<&str>,
     email: Option<&str>,
     except: Option<u64>,
@@ -356,8 +339,8 @@ pub fn taken(
 }
 
 /// A unique key refused the write: someone took the username or email between check and write.
-fn write(db: &Db<'_>, sql: &str, params: &[ParameterValue]) -> Result<(), ApiError> {
-    match db.conn.execute(sql, params) {
+fn write(db: &Db, sql: &str, params: &[ParameterValue]) -> Result<(), ApiError> {
+    match db.execute_raw(sql, params) {
         Err(MysqlError::QueryFailed(msg)) if msg.contains("Duplicate entry") => Err(
             ApiError::Conflict("A user with this username or email address already exists".into()),
         ),
@@ -375,7 +358,7 @@ pub struct NewRow<'a> {
 }
 
 /// Inserts the user row; returns its id.
-pub fn insert_user(db: &Db<'_>, user: &NewRow<'_>) -> Result<u64, ApiError> {
+pub fn insert_user(db: &Db, user: &NewRow<'_>) -> Result<u64, ApiError> {
     write(
         db,
         &format!(
@@ -409,7 +392,7 @@ pub struct RowChanges<'a> {
     pub active: Option<bool>,
 }
 
-pub fn update_user(db: &Db<'_>, user_id: u64, c: &RowChanges<'_>) -> Result<(), ApiError> {
+pub fn update_user(db: &Db, user_id: u64, c: &RowChanges<'_>) -> Result<(), ApiError> {
     let mut sets: Vec<&str> = Vec::new();
     let mut params: Vec<ParameterValue> = Vec::new();
     if let Some(email) = c.email {
@@ -445,7 +428,7 @@ pub fn update_user(db: &Db<'_>, user_id: u64, c: &RowChanges<'_>) -> Result<(), 
 }
 
 /// Replaces the user's roles with `role_ids`.
-pub fn set_roles(db: &Db<'_>, user_id: u64, role_ids: &[u64]) -> Result<(), ApiError> {
+pub fn set_roles(db: &Db, user_id: u64, role_ids: &[u64]) -> Result<(), ApiError> {
     let ur = db.table(tables::USER_ROLES);
     db.execute(
         &format!("DELETE FROM {ur} WHERE user_id = ?"),
@@ -466,7 +449,7 @@ pub fn set_roles(db: &Db<'_>, user_id: u64, role_ids: &[u64]) -> Result<(), ApiE
 }
 
 /// Deletes the user (its role rows go with it; alerts it acknowledged keep the acknowledgement).
-pub fn delete_user(db: &Db<'_>, user_id: u64) -> Result<(), ApiError> {
+pub fn delete_user(db: &Db, user_id: u64) -> Result<(), ApiError> {
     db.execute(
         &format!(
             "DELETE FROM {users} WHERE id = ?",

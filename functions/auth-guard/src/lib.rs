@@ -8,17 +8,16 @@ use std::collections::HashSet;
 use jwt_simple::prelude::{Duration, HS256Key, JWTClaims, MACLike, VerificationOptions};
 use jwt_simple::JWTError;
 use solarhub_shared::auth::{bearer_token, keys, AccessClaims, AUDIENCE, CLOCK_SKEW_SECS, ISSUER};
-use spin_sdk::redis::{RedisParameter, RedisResult};
 
-spin_sdk::wit_bindgen::generate!({
+wit_bindgen::generate!({
     world: "guard-provider",
     path: "../../wit",
-    runtime_path: "spin_sdk::wit_bindgen::rt",
-    with: { "fermyon:spin/redis@2.0.0": spin_sdk::wit::v2::redis },
+    generate_all,
 });
 
 use exports::solarhub::auth::guard::{AuthError, Caller, Guest};
-use spin_sdk::wit::v2::redis::Connection;
+use fermyon::spin::redis::{Connection, RedisParameter, RedisResult};
+use fermyon::spin::variables;
 
 struct Guard;
 
@@ -46,7 +45,7 @@ impl Guest for Guard {
 export!(Guard);
 
 fn secret() -> Result<HS256Key, AuthError> {
-    match spin_sdk::variables::get("jwt_secret") {
+    match variables::get("jwt_secret") {
         // A short secret makes HS256 guessable; refuse to run with one.
         Ok(s) if s.len() >= 32 => Ok(HS256Key::from_bytes(s.as_bytes())),
         Ok(_) => {
@@ -105,7 +104,7 @@ fn caller(claims: JWTClaims<AccessClaims>) -> Result<Caller, AuthError> {
 /// One round trip: is the token, or its whole session, on the revocation list?
 fn is_revoked(conn: &Connection, caller: &Caller) -> Result<bool, AuthError> {
     // Without the prefix the keys below would name nothing and every token would pass: fail closed.
-    let prefix = spin_sdk::variables::get("redis_key_prefix").map_err(|e| {
+    let prefix = variables::get("redis_key_prefix").map_err(|e| {
         eprintln!("auth-guard: redis_key_prefix unavailable: {e:?}");
         AuthError::Unavailable
     })?;

@@ -4,15 +4,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use solarhub_shared::error::{ApiError, AuthFailure, FieldError};
 use solarhub_shared::forms::{body_fields, required_str};
+use solarhub_shared::guest::bindings::mysql::ParameterValue;
+use solarhub_shared::guest::config;
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::{Db, Stores};
 use solarhub_shared::guest::users::{self, UserKey, UserRecord};
-use solarhub_shared::guest::{config, respond};
+use solarhub_shared::http::{Request, Response};
 use solarhub_shared::password;
 use solarhub_shared::schema::{Database, RedisStore};
 use solarhub_shared::time::now_unix;
-use spin_sdk::http::{Request, Response};
-use spin_sdk::mysql::ParameterValue;
 
 use crate::sessions::{Redeemed, Sessions};
 use crate::settings::Settings;
@@ -28,7 +28,7 @@ struct TokenPair {
 }
 
 fn fields(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    let content_type = req.header("content-type").and_then(|h| h.as_str());
+    let content_type = req.header("content-type");
     body_fields(content_type, req.body())
 }
 
@@ -38,10 +38,7 @@ fn bad_credentials() -> ApiError {
 
 /// The client's IP as Spin reports it (`spin-client-addr: ip:port`).
 fn client_address(req: &Request) -> String {
-    let raw = req
-        .header("spin-client-addr")
-        .and_then(|h| h.as_str())
-        .unwrap_or("unknown");
+    let raw = req.header("spin-client-addr").unwrap_or("unknown");
     let ip = raw.rsplit_once(':').map_or(raw, |(ip, _port)| ip);
     ip.trim_start_matches('[').trim_end_matches(']').to_owned()
 }
@@ -76,7 +73,7 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
     let prefix = prefix(&mut stores)?;
     {
         let redis = stores.redis(RedisStore::Main)?;
-        Throttle::new(redis, &prefix, &username, &address, &settings).admit()?;
+        Throttle::new(&redis, &prefix, &username, &address, &settings).admit()?;
     }
 
     let user = {
@@ -98,7 +95,7 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
         }
     };
     let redis = stores.redis(RedisStore::Main)?;
-    let throttle = Throttle::new(redis, &prefix, &username, &address, &settings);
+    let throttle = Throttle::new(&redis, &prefix, &username, &address, &settings);
     let Some(user) = user.filter(|_| verified) else {
         throttle.failed()?;
         return Err(bad_credentials());
@@ -133,10 +130,10 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
 
     let session_id = tokens::random_id()?;
     let pair = issue(&mut stores, &prefix, &settings, &user, &session_id)?;
-    Ok(respond::json(200, &pair))
+    Ok(Response::json(200, &pair))
 }
 
-fn record_login(db: &Db<'_>, user_id: u64, new_hash: Option<String>) -> Result<(), ApiError> {
+fn record_login(db: &Db, user_id: u64, new_hash: Option<String>) -> Result<(), ApiError> {
     let users = db.table(solarhub_shared::schema::ess::USERS);
     match new_hash {
         Some(hash) => db.execute(
@@ -161,7 +158,7 @@ fn issue(
     let (refresh_token, refresh_hash) = tokens::new_refresh_token()?;
     let redis = stores.redis(RedisStore::Main)?;
     let sessions = Sessions {
-        conn: redis,
+        redis: &redis,
         prefix,
         refresh_ttl_secs: settings.refresh_ttl_secs,
     };
@@ -188,7 +185,7 @@ pub fn refresh(req: &Request) -> Result<Response, ApiError> {
     let record = {
         let redis = stores.redis(RedisStore::Main)?;
         let sessions = Sessions {
-            conn: redis,
+            redis: &redis,
             prefix: &prefix,
             refresh_ttl_secs: settings.refresh_ttl_secs,
         };
@@ -207,7 +204,7 @@ pub fn refresh(req: &Request) -> Result<Response, ApiError> {
     let Some(user) = user.filter(|u| u.active) else {
         let redis = stores.redis(RedisStore::Main)?;
         Sessions {
-            conn: redis,
+            redis: &redis,
             prefix: &prefix,
             refresh_ttl_secs: settings.refresh_ttl_secs,
         }
@@ -215,7 +212,7 @@ pub fn refresh(req: &Request) -> Result<Response, ApiError> {
         return Err(ApiError::Unauthorized(AuthFailure::Revoked));
     };
     let pair = issue(&mut stores, &prefix, &settings, &user, &record.session_id)?;
-    Ok(respond::json(200, &pair))
+    Ok(Response::json(200, &pair))
 }
 
 pub fn logout(req: &Request) -> Result<Response, ApiError> {
@@ -225,7 +222,7 @@ pub fn logout(req: &Request) -> Result<Response, ApiError> {
     let prefix = prefix(&mut stores)?;
     let redis = stores.redis(RedisStore::Main)?;
     let sessions = Sessions {
-        conn: redis,
+        redis: &redis,
         prefix: &prefix,
         refresh_ttl_secs: settings.refresh_ttl_secs,
     };
@@ -234,7 +231,7 @@ pub fn logout(req: &Request) -> Result<Response, ApiError> {
         (caller.expires_at - now_unix()).max(0) as u64 + solarhub_shared::auth::CLOCK_SKEW_SECS;
     sessions.revoke_token(&caller.token_id, remaining)?;
     sessions.forget_session(caller.user_id, &caller.session_id)?;
-    Ok(Response::builder().status(204).build())
+    Ok(Response::empty(204))
 }
 
 pub fn me(req: &Request) -> Result<Response, ApiError> {
@@ -243,7 +240,7 @@ pub fn me(req: &Request) -> Result<Response, ApiError> {
     let offset = config::site_offset()?;
     let db = stores.db(Database::Ess)?;
     match users::find(&db, UserKey::Id(caller.user_id))? {
-        Some(user) if user.active => Ok(respond::json(200, &user.view(offset))),
+        Some(user) if user.active => Ok(Response::json(200, &user.view(offset))),
         // A valid token of a deleted or deactivated account must not work.
         _ => Err(ApiError::Unauthorized(AuthFailure::Revoked)),
     }

@@ -4,21 +4,13 @@
 //! then also refuses every access token issued in it.
 
 use solarhub_shared::auth::keys;
-use solarhub_shared::error::{ApiError, Store};
-use solarhub_shared::guest::redis::{arg, int_reply as int, run as run_on};
+use solarhub_shared::error::ApiError;
+use solarhub_shared::guest::bindings::redis::RedisParameter;
+use solarhub_shared::guest::redis::{arg, int_reply as int, Redis};
 use solarhub_shared::guest::sessions::revoke_session;
-use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-
-fn run(
-    conn: &Connection,
-    command: &str,
-    args: &[RedisParameter],
-) -> Result<Vec<RedisResult>, ApiError> {
-    run_on(conn, &Store::RedisMain, command, args)
-}
 
 pub struct Sessions<'a> {
-    pub conn: &'a Connection,
+    pub redis: &'a Redis,
     pub prefix: &'a str,
     pub refresh_ttl_secs: u64,
 }
@@ -45,8 +37,7 @@ impl Sessions<'_> {
     pub fn store(&self, token_hash: &str, user_id: u64, session_id: &str) -> Result<(), ApiError> {
         let key = keys::refresh_token(self.prefix, token_hash);
         let ttl = self.refresh_ttl_secs as i64;
-        run(
-            self.conn,
+        self.redis.run(
             "HSET",
             &[
                 arg(&key),
@@ -58,18 +49,12 @@ impl Sessions<'_> {
                 RedisParameter::Int64(0),
             ],
         )?;
-        run(
-            self.conn,
-            "EXPIRE",
-            &[arg(&key), RedisParameter::Int64(ttl)],
-        )?;
+        self.redis
+            .run("EXPIRE", &[arg(&key), RedisParameter::Int64(ttl)])?;
         let sessions = keys::user_sessions(self.prefix, user_id);
-        run(self.conn, "SADD", &[arg(&sessions), arg(session_id)])?;
-        run(
-            self.conn,
-            "EXPIRE",
-            &[arg(&sessions), RedisParameter::Int64(ttl)],
-        )?;
+        self.redis.run("SADD", &[arg(&sessions), arg(session_id)])?;
+        self.redis
+            .run("EXPIRE", &[arg(&sessions), RedisParameter::Int64(ttl)])?;
         Ok(())
     }
 
@@ -77,8 +62,7 @@ impl Sessions<'_> {
     /// `Fresh`, the other is `Reused`.
     pub fn redeem(&self, token_hash: &str) -> Result<Redeemed, ApiError> {
         let key = keys::refresh_token(self.prefix, token_hash);
-        let fields =
-            solarhub_shared::guest::stores::hash_fields(self.conn, &key, &Store::RedisMain)?;
+        let fields = solarhub_shared::guest::stores::hash_fields(self.redis, &key)?;
         let get = |name: &str| {
             fields
                 .iter()
@@ -93,8 +77,7 @@ impl Sessions<'_> {
         if self.is_revoked(&session_id)? {
             return Ok(Redeemed::Revoked);
         }
-        let uses = int(&run(
-            self.conn,
+        let uses = int(&self.redis.run(
             "HINCRBY",
             &[arg(&key), arg("uses"), RedisParameter::Int64(1)],
         )?);
@@ -109,8 +92,7 @@ impl Sessions<'_> {
     }
 
     pub fn is_revoked(&self, session_id: &str) -> Result<bool, ApiError> {
-        let reply = run(
-            self.conn,
+        let reply = self.redis.run(
             "EXISTS",
             &[arg(&keys::revoked_session(self.prefix, session_id))],
         )?;
@@ -120,14 +102,13 @@ impl Sessions<'_> {
     /// Ends a session: its refresh tokens stop redeeming and its access tokens stop verifying.
     /// Kept as long as any token of the family could live.
     pub fn revoke(&self, session_id: &str) -> Result<(), ApiError> {
-        revoke_session(self.conn, self.prefix, session_id, self.refresh_ttl_secs)
+        revoke_session(self.redis, self.prefix, session_id, self.refresh_ttl_secs)
     }
 
     /// Revokes one access token id until it would have expired anyway.
     pub fn revoke_token(&self, jti: &str, remaining_secs: u64) -> Result<(), ApiError> {
         let key = keys::revoked_token(self.prefix, jti);
-        run(
-            self.conn,
+        self.redis.run(
             "SET",
             &[
                 arg(&key),
@@ -140,8 +121,7 @@ impl Sessions<'_> {
     }
 
     pub fn forget_session(&self, user_id: u64, session_id: &str) -> Result<(), ApiError> {
-        run(
-            self.conn,
+        self.redis.run(
             "SREM",
             &[
                 arg(&keys::user_sessions(self.prefix, user_id)),

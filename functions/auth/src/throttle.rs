@@ -2,14 +2,14 @@
 //! in Redis with a window's expiry. Over the limit is a 429 with `Retry-After`.
 
 use solarhub_shared::auth::keys;
-use solarhub_shared::error::{ApiError, Store};
-use solarhub_shared::guest::redis::{arg, run};
-use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+use solarhub_shared::error::ApiError;
+use solarhub_shared::guest::bindings::redis::{RedisParameter, RedisResult};
+use solarhub_shared::guest::redis::{arg, Redis};
 
 use crate::settings::Settings;
 
 pub struct Throttle<'a> {
-    conn: &'a Connection,
+    redis: &'a Redis,
     user_key: String,
     address_key: String,
     settings: &'a Settings,
@@ -28,14 +28,14 @@ fn count(r: Option<&RedisResult>) -> i64 {
 
 impl<'a> Throttle<'a> {
     pub fn new(
-        conn: &'a Connection,
+        redis: &'a Redis,
         prefix: &str,
         username: &str,
         address: &str,
         settings: &'a Settings,
     ) -> Self {
         Throttle {
-            conn,
+            redis,
             user_key: keys::failures_by_user(prefix, username),
             address_key: keys::attempts_by_address(prefix, address),
             settings,
@@ -43,7 +43,7 @@ impl<'a> Throttle<'a> {
     }
 
     fn exec(&self, command: &str, args: &[RedisParameter]) -> Result<Vec<RedisResult>, ApiError> {
-        run(self.conn, &Store::RedisMain, command, args)
+        self.redis.run(command, args)
     }
 
     /// Refuses the attempt when either counter is at its limit; otherwise counts it against the

@@ -6,7 +6,8 @@ use crate::time::UtcOffset;
 
 /// A variable the manifest must define; a missing one is an operator error, reported as a 500.
 pub fn var(name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name).map_err(|e| super::internal(&format!("variable {name}"), &e))
+    super::bindings::variables::get(name)
+        .map_err(|e| super::internal(&format!("variable {name}"), &format!("{e:?}")))
 }
 
 /// A store URL variable, parsed. `None` when it is not a valid URL (logged, never echoed).

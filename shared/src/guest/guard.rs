@@ -2,38 +2,38 @@
 //! Verification itself happens in the auth-guard component, composed into the endpoint's component
 //! by spin.toml; this module only imports it and maps its answers to client errors.
 
-use spin_sdk::http::Request;
-
+use super::bindings::guard::{self, AuthError};
 use super::stores::Stores;
 use crate::error::{ApiError, AuthFailure, Store};
+use crate::http::Request;
 use crate::schema::RedisStore;
 
-spin_sdk::wit_bindgen::generate!({
-    world: "guarded",
-    path: "../wit",
-    runtime_path: "spin_sdk::wit_bindgen::rt",
-    with: { "fermyon:spin/redis@2.0.0": spin_sdk::wit::v2::redis },
-});
+pub use super::bindings::guard::Caller;
 
-pub use solarhub::auth::guard::{AuthError, Caller};
-
-/// The verified caller of `req`, holding `permission` when one is named. Opens (or reuses) the
-/// request's main Redis connection, which the guard reads revocations through.
+/// The verified caller of `req`, holding `permission` when one is named. Lends the guard the
+/// instance's main Redis connection, which it reads revocations through.
 pub fn authorize(
     req: &Request,
     permission: Option<&str>,
     stores: &mut Stores,
 ) -> Result<Caller, ApiError> {
-    let header = req
-        .header("authorization")
-        .and_then(|h| h.as_str())
-        .map(str::to_owned);
+    let header = req.header("authorization");
     // Without a token there is nothing to check against Redis: answer before connecting.
-    if crate::auth::bearer_token(header.as_deref()).is_none() {
+    if crate::auth::bearer_token(header).is_none() {
         return Err(ApiError::Unauthorized(AuthFailure::Missing));
     }
     let redis = stores.redis(RedisStore::Main)?;
-    solarhub::auth::guard::authorize(header.as_deref(), permission, redis).map_err(|e| match e {
+    let ask = || redis.with_connection(|conn| guard::authorize(header, permission, conn));
+    let answer = match ask() {
+        // The kept connection may have been lost since the last request: one more try on a new
+        // one (the guard only reads).
+        Err(AuthError::Unavailable) => {
+            redis.reconnect()?;
+            ask()
+        }
+        other => other,
+    };
+    answer.map_err(|e| match e {
         AuthError::Missing => ApiError::Unauthorized(AuthFailure::Missing),
         AuthError::Invalid => ApiError::Unauthorized(AuthFailure::Invalid),
         AuthError::Expired => ApiError::Unauthorized(AuthFailure::Expired),

@@ -1,13 +1,15 @@
-//! Probing every store for `/health`, with as few connections as the topology allows: one per
-//! MySQL server (one query lists which of its databases exist) and one per Redis URL.
+//! Probing every store for `/health` through the instance's kept connections: one per MySQL
+//! server (one query lists which of its databases exist) and one per Redis URL. A kept connection
+//! that was lost is replaced once, so health reports the store, not a stale socket.
 
 use std::time::Instant;
 
-use spin_sdk::mysql::{Decode, ParameterValue};
-use spin_sdk::redis::RedisResult;
-
-use super::mysql::MysqlSessions;
-use super::redis::RedisSessions;
+use super::bindings::mysql::ParameterValue;
+use super::bindings::rdbms_types::DbValue;
+use super::bindings::redis::RedisResult;
+use super::mysql;
+use super::redis::Redis;
+use crate::error::Store;
 use crate::health::{CheckFailure, DependencyCheck, StoreKind};
 use crate::store_url::StoreUrl;
 
@@ -19,7 +21,6 @@ pub struct Target {
 
 pub fn check_mysql(targets: &[Target]) -> Vec<DependencyCheck> {
     let mut results: Vec<Option<DependencyCheck>> = vec![None; targets.len()];
-    let mut sessions = MysqlSessions::new();
     for (i, target) in targets.iter().enumerate() {
         let Some(url) = target.url.as_ref() else {
             results[i] = Some(fail(
@@ -44,7 +45,7 @@ pub fn check_mysql(targets: &[Target]) -> Vec<DependencyCheck> {
             })
             .collect();
         let started = Instant::now();
-        let outcome = probe_server(&mut sessions, url, group.iter().map(|&j| &targets[j]));
+        let outcome = probe_server(url, group.iter().map(|&j| &targets[j]));
         let elapsed = ms_since(started);
         for (&j, state) in group.iter().zip(outcome) {
             let target = &targets[j];
@@ -58,7 +59,6 @@ pub fn check_mysql(targets: &[Target]) -> Vec<DependencyCheck> {
 }
 
 fn probe_server<'a>(
-    sessions: &mut MysqlSessions,
     url: &StoreUrl,
     targets: impl Iterator<Item = &'a Target> + Clone,
 ) -> Vec<Result<(), CheckFailure>> {
@@ -66,13 +66,13 @@ fn probe_server<'a>(
         .clone()
         .map(|t| t.url.as_ref().map_or("", |u| u.path()))
         .collect();
-    let conn = match sessions.server(url) {
-        Ok(conn) => conn,
+    let mut server = match mysql::server(url) {
+        Ok(server) => server,
         Err(e) => {
             eprintln!(
                 "health: mysql {} unreachable: {}",
                 url.redacted(),
-                describe(&e)
+                mysql::describe(&e)
             );
             return vec![Err(CheckFailure::Unreachable); names.len()];
         }
@@ -85,12 +85,15 @@ fn probe_server<'a>(
         .iter()
         .map(|n| ParameterValue::Str((*n).to_owned()))
         .collect();
-    match conn.query(&sql, &params) {
+    match mysql::query(&mut server, &sql, &params) {
         Ok(rows) => {
             let present: Vec<String> = rows
                 .rows
                 .iter()
-                .filter_map(|row| row.first().and_then(|v| String::decode(v).ok()))
+                .filter_map(|row| match row.first() {
+                    Some(DbValue::Str(name)) => Some(name.clone()),
+                    _ => None,
+                })
                 .collect();
             names
                 .iter()
@@ -107,7 +110,7 @@ fn probe_server<'a>(
             eprintln!(
                 "health: mysql {} check failed: {}",
                 url.redacted(),
-                describe(&e)
+                mysql::describe(&e)
             );
             vec![Err(CheckFailure::QueryFailed); names.len()]
         }
@@ -115,7 +118,6 @@ fn probe_server<'a>(
 }
 
 pub fn check_redis(targets: &[Target]) -> Vec<DependencyCheck> {
-    let mut sessions = RedisSessions::new();
     targets
         .iter()
         .map(|target| {
@@ -123,18 +125,17 @@ pub fn check_redis(targets: &[Target]) -> Vec<DependencyCheck> {
                 return fail(target, StoreKind::Redis, 0.0, CheckFailure::Misconfigured);
             };
             let started = Instant::now();
-            let outcome = match sessions.server(url) {
-                Err(e) => {
-                    eprintln!("health: redis {} unreachable: {e:?}", url.redacted());
-                    Err(CheckFailure::Unreachable)
-                }
-                Ok(conn) => match conn.execute("PING", &[]) {
+            let store = if target.name == Store::RedisGtr.label() {
+                Store::RedisGtr
+            } else {
+                Store::RedisMain
+            };
+            let outcome = match Redis::open(url, store) {
+                Err(_) => Err(CheckFailure::Unreachable),
+                Ok(redis) => match redis.run("PING", &[]) {
                     Ok(reply) if is_pong(&reply) => Ok(()),
                     Ok(_) => Err(CheckFailure::QueryFailed),
-                    Err(e) => {
-                        eprintln!("health: redis {} ping failed: {e:?}", url.redacted());
-                        Err(CheckFailure::Unreachable)
-                    }
+                    Err(_) => Err(CheckFailure::Unreachable),
                 },
             };
             let elapsed = ms_since(started);
@@ -160,8 +161,4 @@ fn fail(target: &Target, kind: StoreKind, ms: f64, why: CheckFailure) -> Depende
 
 fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
-}
-
-fn describe(e: &spin_sdk::mysql::MysqlError) -> String {
-    crate::store_url::redact_credentials(&format!("{e:?}"))
 }

@@ -1,74 +1,109 @@
-//! MySQL connections for one request, one per server.
+//! MySQL connections kept per instance, one per server.
 //!
-//! Real Spin opens a fresh MySQL connection for every `Connection::open` and pools nothing, so a
-//! request that touches several databases on one server must share one connection and name its
-//! tables with the database (`` `BESS3`.`rack_data` ``). Connections are opened without a default
-//! database for that reason.
+//! Real Spin opens a fresh MySQL connection for every `Connection::open` and pools nothing, so the
+//! instance keeps one per server (see [`crate::kept`]), opened without a default database, and every
+//! table is named with its database (`` `BESS3`.`rack_data` ``). A kept connection the server has
+//! closed (idle timeout, restart) fails its next statement: it is dropped, and a read is retried
+//! once on a new connection; a write never is (it may have been applied), it answers 503.
 
-use spin_sdk::mysql::{Connection, MysqlError as Error};
+use std::rc::Rc;
 
+use super::bindings::mysql::{Connection, ParameterValue, RowSet};
+use super::bindings::rdbms_types::Error;
 use crate::error::{ApiError, Store};
+use crate::kept::{Kept, Pool};
 use crate::store_url::StoreUrl;
 
-#[derive(Default)]
-pub struct MysqlSessions {
-    open: super::OpenOnce<Connection>,
+thread_local! {
+    static SERVERS: Pool<Connection> = const { Pool::new() };
 }
 
-impl MysqlSessions {
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// A kept connection to one MySQL server.
+pub type Server = Rc<Kept<Connection>>;
 
-    /// The connection to the server holding `url`'s database, opened on first use.
-    pub fn server(&mut self, url: &StoreUrl) -> Result<&Connection, Error> {
-        self.open.get_or_open(url.server_url(), Connection::open)
-    }
-
-    /// Like [`server`](Self::server), with failures already mapped to what the client sees.
-    pub fn connection(&mut self, url: &StoreUrl, store: &Store) -> Result<&Connection, ApiError> {
-        self.server(url).map_err(|e| failure(store, &e))
-    }
+/// The instance's connection to the server holding `url`'s database, opened on first use.
+pub fn server(url: &StoreUrl) -> Result<Server, Error> {
+    SERVERS.with(|pool| pool.get_or_open(&url.server_url(), Connection::open))
 }
 
-/// Maps a connector error: the store being unreachable is a 503 naming it, anything else (a bad
-/// statement, a conversion) is our bug and a 500. Either way the cause is logged, redacted.
-pub fn failure(store: &Store, err: &Error) -> ApiError {
-    match err {
-        Error::ConnectionFailed(msg) | Error::QueryFailed(msg) | Error::Other(msg)
-            if matches!(err, Error::ConnectionFailed(_)) || store_side(msg) =>
-        {
-            eprintln!(
-                "store {} unreachable: {}",
-                store.label(),
-                crate::store_url::redact_credentials(msg)
-            );
-            ApiError::StoreUnavailable(store.clone())
+/// How many MySQL servers this instance holds connections to (for tests and logs).
+pub fn kept_count() -> usize {
+    SERVERS.with(|pool| pool.len())
+}
+
+/// Drops a lost connection from the instance; a transaction open on it died with it.
+fn forget(server: &Server) {
+    SERVERS.with(|pool| pool.forget(&server.address));
+    server.in_transaction.set(false);
+}
+
+/// Runs a read on `server`, once more on a new connection if the kept one was lost — unless a
+/// transaction is open on it, which died with the connection.
+pub fn query(server: &mut Server, sql: &str, params: &[ParameterValue]) -> Result<RowSet, Error> {
+    match server.conn.query(sql, params) {
+        Err(e) if connection_lost(&e) => {
+            let in_transaction = server.in_transaction.get();
+            forget(server);
+            if in_transaction {
+                return Err(e);
+            }
+            *server = SERVERS.with(|pool| pool.get_or_open(&server.address, Connection::open))?;
+            server.conn.query(sql, params)
         }
-        other => super::internal(&format!("mysql {}", store.label()), &format_error(other)),
+        other => other,
     }
 }
 
-/// Whether a failed statement failed because of the store rather than the statement: the
-/// connection dropped (mysql_async I/O or driver errors, server codes 2006/2013), or the database
-/// or table is not there (1049/1146: not migrated, or dropped). Spin reports these as the Debug text
-/// of mysql_async's error, which is what is matched.
-fn store_side(msg: &str) -> bool {
-    msg.starts_with("Io(")
-        || msg.starts_with("Driver(ConnectionClosed")
-        || ["code: 1049,", "code: 1146,", "code: 2006,", "code: 2013,"]
-            .iter()
-            .any(|c| msg.contains(c))
+/// Runs a statement that changes something; a lost connection is forgotten, never retried.
+pub fn execute(server: &Server, sql: &str, params: &[ParameterValue]) -> Result<(), Error> {
+    server.conn.execute(sql, params).inspect_err(|e| {
+        if connection_lost(e) {
+            forget(server);
+        }
+    })
 }
 
-fn format_error(err: &Error) -> String {
+/// Whether the connection itself is gone (as opposed to the statement failing): mysql_async I/O
+/// or driver errors, or the server's "gone away"/"lost connection" codes. Spin reports these as
+/// the Debug text of mysql_async's error, which is what is matched.
+pub fn connection_lost(err: &Error) -> bool {
     match err {
+        Error::ConnectionFailed(_) => true,
+        Error::QueryFailed(msg) | Error::Other(msg) => {
+            msg.starts_with("Io(")
+                || msg.starts_with("Driver(ConnectionClosed")
+                || ["code: 2006,", "code: 2013,"]
+                    .iter()
+                    .any(|c| msg.contains(c))
+        }
+        _ => false,
+    }
+}
+
+/// Maps a connector error: the store being unreachable, or the database or table missing (not
+/// migrated, or dropped: codes 1049/1146), is a 503 naming it; anything else (a bad statement, a
+/// conversion) is our bug and a 500. Either way the cause is logged, redacted.
+pub fn failure(store: &Store, err: &Error) -> ApiError {
+    let missing = matches!(err, Error::QueryFailed(m) if ["code: 1049,", "code: 1146,"].iter().any(|c| m.contains(c)));
+    if connection_lost(err) || missing {
+        eprintln!("store {} unreachable: {}", store.label(), describe(err));
+        return ApiError::StoreUnavailable(store.clone());
+    }
+    super::internal(&format!("mysql {}", store.label()), &describe(err))
+}
+
+/// The error's text with any credentials redacted (reopen errors embed the URL and a backtrace).
+pub fn describe(err: &Error) -> String {
+    let text = match err {
         Error::ConnectionFailed(m) => format!("connection failed: {m}"),
         Error::BadParameter(m) => format!("bad parameter: {m}"),
         Error::QueryFailed(m) => format!("query failed: {m}"),
         Error::ValueConversionFailed(m) => format!("value conversion failed: {m}"),
         Error::Other(m) => m.clone(),
-    }
+    };
+    // Spin appends a host backtrace to some errors: its first line says all that matters.
+    let first = text.lines().next().unwrap_or_default();
+    crate::store_url::redact_credentials(first)
 }
 
 /// A database name from configuration, quoted for use in SQL. Names are checked rather than escaped:

@@ -1,28 +1,125 @@
-//! Redis connections for one request, one per distinct URL (main and GTR share one when they are
-//! the same server, as in development).
+//! Redis connections kept per instance, one per URL (main and GTR share one when they are the same
+//! server, as in development). Like MySQL's (see `mysql.rs`): a lost connection is dropped, a read
+//! is retried once on a new one, a write never is.
 
-use spin_sdk::redis::{Connection, Error};
+use std::cell::RefCell;
+use std::rc::Rc;
 
+use super::bindings::redis::{Connection, Error, RedisParameter, RedisResult};
 use crate::error::{ApiError, Store};
+use crate::kept::{Kept, Pool};
 use crate::store_url::StoreUrl;
 
-#[derive(Default)]
-pub struct RedisSessions {
-    open: super::OpenOnce<Connection>,
+thread_local! {
+    static SERVERS: Pool<Connection> = const { Pool::new() };
 }
 
-impl RedisSessions {
-    pub fn new() -> Self {
-        Self::default()
+/// A kept Redis connection and the store it serves, for error messages. (A cell, so that a
+/// reconnect can swap the connection behind a shared reference.)
+pub struct Redis {
+    kept: RefCell<Rc<Kept<Connection>>>,
+    pub store: Store,
+}
+
+impl Redis {
+    /// The instance's connection for `url`, opened on first use.
+    pub fn open(url: &StoreUrl, store: Store) -> Result<Redis, ApiError> {
+        let address = url_with_path(url);
+        SERVERS
+            .with(|pool| pool.get_or_open(&address, Connection::open))
+            .map(|kept| Redis {
+                kept: RefCell::new(kept),
+                store: store.clone(),
+            })
+            .map_err(|e| failure(&store, &e))
     }
 
-    pub fn server(&mut self, url: &StoreUrl) -> Result<&Connection, Error> {
-        // For Redis the path selects the logical database, so the whole URL is the key.
-        self.open.get_or_open(url_with_path(url), Connection::open)
+    /// Lends the connection itself (to the auth-guard).
+    pub fn with_connection<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
+        f(&self.kept.borrow().conn)
     }
 
-    pub fn connection(&mut self, url: &StoreUrl, store: &Store) -> Result<&Connection, ApiError> {
-        self.server(url).map_err(|e| failure(store, &e))
+    /// Drops the kept connection and opens a new one (after it was seen to fail).
+    pub fn reconnect(&self) -> Result<(), ApiError> {
+        let address = self.kept.borrow().address.clone();
+        SERVERS.with(|pool| pool.forget(&address));
+        let fresh = SERVERS
+            .with(|pool| pool.get_or_open(&address, Connection::open))
+            .map_err(|e| failure(&self.store, &e))?;
+        *self.kept.borrow_mut() = fresh;
+        Ok(())
+    }
+
+    /// Runs one command, mapping a failure to the 503 naming the store. A read that fails on a
+    /// lost connection is run once more on a new one.
+    pub fn run(
+        &self,
+        command: &str,
+        args: &[RedisParameter],
+    ) -> Result<Vec<RedisResult>, ApiError> {
+        let first = self.kept.borrow().conn.execute(command, args);
+        match first {
+            Err(e) if connection_lost(&e) => {
+                if !is_read(command) {
+                    let address = self.kept.borrow().address.clone();
+                    SERVERS.with(|pool| pool.forget(&address));
+                    return Err(failure(&self.store, &e));
+                }
+                self.reconnect()?;
+                let retried = self.kept.borrow().conn.execute(command, args);
+                retried.map_err(|e| failure(&self.store, &e))
+            }
+            other => other.map_err(|e| failure(&self.store, &e)),
+        }
+    }
+}
+
+/// How many Redis URLs this instance holds connections to (for tests and logs).
+pub fn kept_count() -> usize {
+    SERVERS.with(|pool| pool.len())
+}
+
+/// Commands that change nothing, safe to send twice.
+fn is_read(command: &str) -> bool {
+    const READS: [&str; 14] = [
+        "GET",
+        "MGET",
+        "HGET",
+        "HMGET",
+        "HGETALL",
+        "EXISTS",
+        "TTL",
+        "PTTL",
+        "SMEMBERS",
+        "SISMEMBER",
+        "SCAN",
+        "TYPE",
+        "PING",
+        "ZRANGE",
+    ];
+    READS.iter().any(|r| r.eq_ignore_ascii_case(command))
+}
+
+/// Whether the connection is gone rather than the command refused (redis-rs reports I/O failures
+/// as text only).
+pub fn connection_lost(err: &Error) -> bool {
+    match err {
+        Error::Other(msg) => {
+            let msg = msg.to_ascii_lowercase();
+            [
+                "broken pipe",
+                "connection reset",
+                "connection refused",
+                "connection closed",
+                "os error",
+                "io error",
+                "timed out",
+                "terminated",
+            ]
+            .iter()
+            .any(|m| msg.contains(m))
+        }
+        _ => false,
     }
 }
 
@@ -40,36 +137,41 @@ fn url_with_path(url: &StoreUrl) -> String {
 
 /// Every Redis failure we can see is the store misbehaving or unreachable: a 503 naming it.
 pub fn failure(store: &Store, err: &Error) -> ApiError {
-    let cause = match err {
-        Error::InvalidAddress => "invalid address".to_owned(),
-        Error::TooManyConnections => "too many connections".to_owned(),
-        Error::TypeError => "type error".to_owned(),
-        Error::Other(m) => crate::store_url::redact_credentials(m),
-    };
-    eprintln!("store {} failed: {cause}", store.label());
+    eprintln!("store {} failed: {}", store.label(), describe(err));
     ApiError::StoreUnavailable(store.clone())
 }
 
-/// A text argument of a Redis command.
-pub fn arg(s: &str) -> spin_sdk::redis::RedisParameter {
-    spin_sdk::redis::RedisParameter::Binary(s.as_bytes().to_vec())
+pub fn describe(err: &Error) -> String {
+    match err {
+        Error::InvalidAddress => "invalid address".to_owned(),
+        Error::TooManyConnections => "too many connections".to_owned(),
+        Error::TypeError => "type error".to_owned(),
+        Error::Other(m) => {
+            crate::store_url::redact_credentials(m.lines().next().unwrap_or_default())
+        }
+    }
 }
 
-/// Runs one command on `store`, mapping a failure to the 503 naming it.
-pub fn run(
-    conn: &Connection,
-    store: &Store,
-    command: &str,
-    args: &[spin_sdk::redis::RedisParameter],
-) -> Result<Vec<spin_sdk::redis::RedisResult>, ApiError> {
-    conn.execute(command, args).map_err(|e| failure(store, &e))
+/// A text argument of a Redis command.
+pub fn arg(s: &str) -> RedisParameter {
+    RedisParameter::Binary(s.as_bytes().to_vec())
 }
 
 /// The first reply as an integer (`Int64`, or a bulk string holding one, as GET returns counters).
-pub fn int_reply(reply: &[spin_sdk::redis::RedisResult]) -> Option<i64> {
+pub fn int_reply(reply: &[RedisResult]) -> Option<i64> {
     match reply.first()? {
-        spin_sdk::redis::RedisResult::Int64(n) => Some(*n),
-        spin_sdk::redis::RedisResult::Binary(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        RedisResult::Int64(n) => Some(*n),
+        RedisResult::Binary(b) => std::str::from_utf8(b).ok()?.parse().ok(),
         _ => None,
+    }
+}
+
+/// A reply item as text (bulk strings, statuses and integers); `None` for nil or non-UTF-8.
+pub fn text(r: RedisResult) -> Option<String> {
+    match r {
+        RedisResult::Binary(b) => String::from_utf8(b).ok(),
+        RedisResult::Status(s) => Some(s),
+        RedisResult::Int64(n) => Some(n.to_string()),
+        RedisResult::Nil => None,
     }
 }

@@ -2,7 +2,8 @@
 //! picks (`COUNT(*)` is BIGINT, `TINYINT(1)` is int8) but never of a type Spin cannot carry:
 //! DECIMAL and DATETIME columns must be selected as `CAST(... AS CHAR)` or `UNIX_TIMESTAMP(...)`.
 
-use spin_sdk::mysql::{DbValue, RowSet};
+use super::bindings::mysql::RowSet;
+use super::bindings::rdbms_types::DbValue;
 
 pub struct Rows<'a> {
     set: &'a RowSet,

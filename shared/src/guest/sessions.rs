@@ -2,23 +2,20 @@
 //! refuse its refresh tokens and the auth-guard refuse its access tokens. Used by logout and reuse
 //! detection (auth) and by account changes (admin).
 
-use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
-
-use super::redis::{arg, run};
+use super::bindings::redis::RedisParameter;
+use super::redis::{arg, text, Redis};
 use crate::auth::keys;
-use crate::error::{ApiError, Store};
+use crate::error::ApiError;
 
 /// Revokes one session for `ttl_secs`: as long as any token of the family could still live.
 pub fn revoke_session(
-    conn: &Connection,
+    redis: &Redis,
     prefix: &str,
     session_id: &str,
     ttl_secs: u64,
 ) -> Result<(), ApiError> {
     let ttl = RedisParameter::Int64(ttl_secs.clamp(1, i64::MAX as u64) as i64);
-    run(
-        conn,
-        &Store::RedisMain,
+    redis.run(
         "SET",
         &[
             arg(&keys::revoked_session(prefix, session_id)),
@@ -32,28 +29,25 @@ pub fn revoke_session(
 
 /// Revokes every recorded session of `user_id`; returns how many there were.
 pub fn end_all_sessions(
-    conn: &Connection,
+    redis: &Redis,
     prefix: &str,
     user_id: u64,
     ttl_secs: u64,
 ) -> Result<usize, ApiError> {
     let sessions_key = keys::user_sessions(prefix, user_id);
-    let sessions: Vec<String> = run(conn, &Store::RedisMain, "SMEMBERS", &[arg(&sessions_key)])?
+    let sessions: Vec<String> = redis
+        .run("SMEMBERS", &[arg(&sessions_key)])?
         .into_iter()
-        .filter_map(|r| match r {
-            RedisResult::Binary(b) => String::from_utf8(b).ok(),
-            RedisResult::Status(s) => Some(s),
-            _ => None,
-        })
+        .filter_map(text)
         .collect();
     for sid in &sessions {
-        revoke_session(conn, prefix, sid, ttl_secs)?;
+        revoke_session(redis, prefix, sid, ttl_secs)?;
     }
     // Only the sessions just revoked: one started meanwhile stays recorded (and revocable).
     if !sessions.is_empty() {
         let mut args = vec![arg(&sessions_key)];
         args.extend(sessions.iter().map(|s| arg(s)));
-        run(conn, &Store::RedisMain, "SREM", &args)?;
+        redis.run("SREM", &args)?;
     }
     Ok(sessions.len())
 }

@@ -1,51 +1,96 @@
 //! Store access for one request: which URL each database and Redis instance lives at (Spin
-//! variables, read once), one connection per server, and table names qualified with the database
-//! name configured for it. Components ask for a [`Database`] or a [`RedisStore`]; nothing else in a
-//! component knows a URL.
+//! variables, read once per request), the instance's kept connection per server, and table names
+//! qualified with the database name configured for it. Components ask for a [`Database`] or a
+//! [`RedisStore`]; nothing else in a component knows a URL.
 
-use spin_sdk::mysql::{Connection as MysqlConnection, ParameterValue, RowSet};
-use spin_sdk::redis::{Connection as RedisConnection, RedisParameter, RedisResult};
+use std::cell::RefCell;
 
+use super::bindings::mysql::{ParameterValue, RowSet};
+use super::bindings::rdbms_types::Error as MysqlError;
 use super::config;
-use super::mysql::{quoted_database, MysqlSessions};
-use super::redis::RedisSessions;
+use super::mysql::{self, quoted_database, Server};
+use super::redis::{arg, text, Redis};
 use crate::error::{ApiError, Store};
 use crate::schema::{Database, RedisStore};
 use crate::store_url::StoreUrl;
 
 #[derive(Default)]
 pub struct Stores {
-    mysql: MysqlSessions,
-    redis: RedisSessions,
     /// Store URLs read so far, by variable name.
     urls: Vec<(String, StoreUrl)>,
     redis_prefix: Option<String>,
+    /// Servers this request began a transaction on, to roll back if it ends without finishing it.
+    transactions: Vec<Server>,
 }
 
-/// A database's connection and its quoted name, for building qualified table names.
-pub struct Db<'a> {
-    pub conn: &'a MysqlConnection,
+/// A database: the kept connection to its server and its quoted name, for qualified table names.
+pub struct Db {
+    /// A cell, so that a read can swap in a new connection behind a shared reference.
+    server: RefCell<Server>,
     /// `` `BESS3` `` (or whatever name the URL gives).
     pub name: String,
     pub store: Store,
 }
 
-impl Db<'_> {
+impl Db {
     /// `` `BESS3`.`rack_data` ``
     pub fn table(&self, table: &str) -> String {
         format!("{}.`{table}`", self.name)
     }
 
+    /// A read, retried once on a new connection if the kept one was lost.
     pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<RowSet, ApiError> {
-        self.conn
-            .query(sql, params)
-            .map_err(|e| super::mysql::failure(&self.store, &e))
+        mysql::query(&mut self.server.borrow_mut(), sql, params)
+            .map_err(|e| mysql::failure(&self.store, &e))
     }
 
     pub fn execute(&self, sql: &str, params: &[ParameterValue]) -> Result<(), ApiError> {
-        self.conn
-            .execute(sql, params)
-            .map_err(|e| super::mysql::failure(&self.store, &e))
+        self.execute_raw(sql, params)
+            .map_err(|e| mysql::failure(&self.store, &e))
+    }
+
+    /// Like [`execute`](Self::execute), with the connector's error for callers that tell some
+    /// failures apart (a duplicate key is a conflict, not an outage).
+    pub fn execute_raw(&self, sql: &str, params: &[ParameterValue]) -> Result<(), MysqlError> {
+        mysql::execute(&self.server.borrow(), sql, params)
+    }
+
+    /// Starts a transaction; the request's [`Stores`] rolls it back if the request ends first.
+    pub fn begin(&self, stores: &mut Stores) -> Result<(), ApiError> {
+        self.execute("START TRANSACTION", &[])?;
+        let server = self.server.borrow();
+        server.in_transaction.set(true);
+        stores.transactions.push(server.clone());
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<(), ApiError> {
+        let outcome = self.execute("COMMIT", &[]);
+        self.server.borrow().in_transaction.set(false);
+        outcome
+    }
+
+    /// Best effort: a connection that cannot roll back is lost, and closing it rolls back too.
+    pub fn rollback(&self) {
+        roll_back(&self.server.borrow());
+    }
+}
+
+fn roll_back(server: &Server) {
+    if !server.in_transaction.replace(false) {
+        return;
+    }
+    if let Err(e) = mysql::execute(server, "ROLLBACK", &[]) {
+        eprintln!("mysql: rollback failed: {}", mysql::describe(&e));
+    }
+}
+
+impl Drop for Stores {
+    /// A kept connection must not carry a request's open transaction into the next request.
+    fn drop(&mut self) {
+        for server in &self.transactions {
+            roll_back(server);
+        }
     }
 }
 
@@ -69,8 +114,8 @@ impl Stores {
         Ok(url)
     }
 
-    /// The connection serving `db` (shared with every other database on the same server).
-    pub fn db(&mut self, db: Database) -> Result<Db<'_>, ApiError> {
+    /// The database `db` on the connection serving it (shared with every database on that server).
+    pub fn db(&mut self, db: Database) -> Result<Db, ApiError> {
         let url = self.url(&db.variable())?;
         let store = Store::Mysql(db.default_name());
         let name = quoted_database(&url).ok_or_else(|| {
@@ -79,17 +124,21 @@ impl Stores {
                 &format!("{} names no usable database", db.variable()),
             )
         })?;
-        let conn = self.mysql.connection(&url, &store)?;
-        Ok(Db { conn, name, store })
+        let server = mysql::server(&url).map_err(|e| mysql::failure(&store, &e))?;
+        Ok(Db {
+            server: RefCell::new(server),
+            name,
+            store,
+        })
     }
 
-    pub fn redis(&mut self, which: RedisStore) -> Result<&RedisConnection, ApiError> {
+    pub fn redis(&mut self, which: RedisStore) -> Result<Redis, ApiError> {
         let store = match which {
             RedisStore::Main => Store::RedisMain,
             RedisStore::Gtr => Store::RedisGtr,
         };
         let url = self.url(which.variable())?;
-        self.redis.connection(&url, &store)
+        Redis::open(&url, store)
     }
 
     /// The deployment prefix of every Redis key (`redis_key_prefix`, usually empty).
@@ -102,17 +151,8 @@ impl Stores {
 }
 
 /// `HGETALL key` as `(field, value)` pairs; an absent key is an empty list.
-pub fn hash_fields(
-    conn: &RedisConnection,
-    key: &str,
-    store: &Store,
-) -> Result<Vec<(String, String)>, ApiError> {
-    let reply = conn
-        .execute(
-            "HGETALL",
-            &[RedisParameter::Binary(key.as_bytes().to_vec())],
-        )
-        .map_err(|e| super::redis::failure(store, &e))?;
+pub fn hash_fields(redis: &Redis, key: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let reply = redis.run("HGETALL", &[arg(key)])?;
     let mut fields = Vec::with_capacity(reply.len() / 2);
     let mut items = reply.into_iter();
     while let (Some(k), Some(v)) = (items.next(), items.next()) {
@@ -123,26 +163,47 @@ pub fn hash_fields(
     Ok(fields)
 }
 
-fn text(r: RedisResult) -> Option<String> {
-    match r {
-        RedisResult::Binary(b) => String::from_utf8(b).ok(),
-        RedisResult::Status(s) => Some(s),
-        RedisResult::Int64(n) => Some(n.to_string()),
-        RedisResult::Nil => None,
-    }
-}
-
 /// The live hash at `key` (prefix included) with its staleness judged now; `None` when absent.
 pub fn live_values(
-    conn: &RedisConnection,
+    redis: &Redis,
     key: &str,
-    store: &Store,
     stale_after_secs: i64,
 ) -> Result<Option<crate::live::LiveValues>, ApiError> {
-    let fields = hash_fields(conn, key, store)?;
+    let fields = hash_fields(redis, key)?;
     Ok(crate::live::LiveValues::from_fields(
         fields,
         crate::time::now_unix(),
         stale_after_secs,
     ))
+}
+
+/// Every hash key matching `pattern`, by `SCAN ... MATCH pattern TYPE hash` until the cursor comes
+/// back to 0 (never `KEYS`, which blocks the server for the whole keyspace). A key may be reported
+/// more than once by SCAN; callers deduplicate.
+pub fn scan_hash_keys(redis: &Redis, pattern: &str) -> Result<Vec<String>, ApiError> {
+    // Spin flattens the nested reply `[cursor, [key, ...]]` into `[cursor, key, ...]`.
+    let mut keys = Vec::new();
+    let mut cursor = "0".to_owned();
+    // A bound on round trips, so a server that never returns cursor 0 cannot hang the request.
+    for _ in 0..10_000 {
+        let reply = redis.run(
+            "SCAN",
+            &[
+                arg(&cursor),
+                arg("MATCH"),
+                arg(pattern),
+                arg("COUNT"),
+                arg("1000"),
+                arg("TYPE"),
+                arg("hash"),
+            ],
+        )?;
+        let mut items = reply.into_iter().filter_map(text);
+        cursor = items.next().unwrap_or_else(|| "0".to_owned());
+        keys.extend(items);
+        if cursor == "0" {
+            break;
+        }
+    }
+    Ok(keys)
 }

@@ -1,34 +1,18 @@
 //! History rows the telemetry endpoints fall back to when a live value is stale.
 
-use serde::Serialize;
-
+use super::bindings::mysql::ParameterValue;
 use super::rows::Rows;
 use super::stores::Db;
+use crate::energy::PowerSample;
 use crate::error::ApiError;
+use crate::meters::{InverterReading, MeterReading};
 use crate::schema::bess::RACK_DATA;
-use crate::time::parse_mysql_datetime;
-
-/// One `rack_data` row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RackRow {
-    /// Unix seconds (UTC).
-    pub ts: i64,
-    pub status: String,
-    pub soc: f64,
-    pub soh: f64,
-    pub voltage: f64,
-    pub current: f64,
-    pub power_kw: f64,
-    pub cell_v_max_mv: i64,
-    pub cell_v_min_mv: i64,
-    pub temp_max: f64,
-    pub temp_min: f64,
-    pub temp_avg: f64,
-    pub alarm_count: i64,
-}
+use crate::schema::inverter::INVERTER_1;
+use crate::telemetry::RackReading;
+use crate::time::{format_mysql_datetime, parse_mysql_datetime};
 
 /// The newest row of a rack database (an index lookup on the `ts` primary key).
-pub fn latest_rack_row(db: &Db<'_>) -> Result<Option<RackRow>, ApiError> {
+pub fn latest_rack_row(db: &Db) -> Result<Option<RackReading>, ApiError> {
     let sql = format!(
         "SELECT CAST(ts AS CHAR) AS ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, \
                 cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count \
@@ -42,7 +26,7 @@ pub fn latest_rack_row(db: &Db<'_>) -> Result<Option<RackRow>, ApiError> {
     };
     let ts = row.str("ts").and_then(parse_mysql_datetime);
     let decoded = (|| {
-        Some(RackRow {
+        Some(RackReading {
             ts: ts?,
             status: row.string("status")?,
             soc: row.f64("soc")?,
@@ -61,4 +45,100 @@ pub fn latest_rack_row(db: &Db<'_>) -> Result<Option<RackRow>, ApiError> {
     decoded
         .map(Some)
         .ok_or_else(|| super::internal("rack_data", &"a row did not decode"))
+}
+
+/// The newest row of a meter table (`MMAIN` or `MAUX`) of the `Meter` database.
+pub fn latest_meter_row(db: &Db, table: &str) -> Result<Option<MeterReading>, ApiError> {
+    let sql = format!(
+        "SELECT CAST(ts AS CHAR) AS ts, I_a, I_b, I_c, Vll_ab, Vll_bc, Vll_ca, KW_tot, KVAR_tot, \
+                PF, freq \
+         FROM {} ORDER BY ts DESC LIMIT 1",
+        db.table(table)
+    );
+    let set = db.query(&sql, &[])?;
+    let rows = Rows::new(&set);
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let decoded = (|| {
+        Some(MeterReading {
+            ts: row.str("ts").and_then(parse_mysql_datetime)?,
+            i_a: row.f64("I_a")?,
+            i_b: row.f64("I_b")?,
+            i_c: row.f64("I_c")?,
+            vll_ab: row.f64("Vll_ab")?,
+            vll_bc: row.f64("Vll_bc")?,
+            vll_ca: row.f64("Vll_ca")?,
+            kw_tot: row.f64("KW_tot")?,
+            kvar_tot: row.f64("KVAR_tot")?,
+            pf: row.f64("PF")?,
+            freq: row.f64("freq")?,
+        })
+    })();
+    decoded
+        .map(Some)
+        .ok_or_else(|| super::internal(table, &"a row did not decode"))
+}
+
+/// The newest row of `Inverter.INVERTER_1`.
+pub fn latest_inverter_row(db: &Db) -> Result<Option<InverterReading>, ApiError> {
+    let sql = format!(
+        "SELECT CAST(ts AS CHAR) AS ts, CAST(status AS CHAR) AS status, ac_kw, dc_kw, today_kwh, \
+                lifetime_kwh \
+         FROM {} ORDER BY ts DESC LIMIT 1",
+        db.table(INVERTER_1)
+    );
+    let set = db.query(&sql, &[])?;
+    let rows = Rows::new(&set);
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let decoded = (|| {
+        Some(InverterReading {
+            ts: row.str("ts").and_then(parse_mysql_datetime)?,
+            status: row.string("status")?,
+            ac_kw: row.f64("ac_kw")?,
+            dc_kw: row.f64("dc_kw")?,
+            today_kwh: row.f64("today_kwh")?,
+            lifetime_kwh: row.f64("lifetime_kwh")?,
+        })
+    })();
+    decoded
+        .map(Some)
+        .ok_or_else(|| super::internal(INVERTER_1, &"a row did not decode"))
+}
+
+/// The `(ts, column)` samples of `table` in `[from, to)` (Unix seconds), in time order: an index
+/// range scan on the `ts` primary key. `column` is one of our own column names, never input.
+///
+/// The time is selected as seconds since 1970-01-01 by date arithmetic rather than
+/// `UNIX_TIMESTAMP(ts)`, and the bounds are bound as UTC datetime text rather than
+/// `FROM_UNIXTIME(?)`: both of those convert through the session time zone, which a Spin MySQL
+/// connection leaves at the server's default, while `ts` holds UTC.
+pub fn power_samples(
+    db: &Db,
+    table: &str,
+    column: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<PowerSample>, ApiError> {
+    let sql = format!(
+        "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts) AS t, {column} AS kw \
+         FROM {} WHERE ts >= ? AND ts < ? ORDER BY ts",
+        db.table(table)
+    );
+    let params = [
+        ParameterValue::Str(format_mysql_datetime(from)),
+        ParameterValue::Str(format_mysql_datetime(to)),
+    ];
+    let set = db.query(&sql, &params)?;
+    let rows = Rows::new(&set);
+    let mut samples = Vec::with_capacity(rows.len());
+    for row in rows.iter() {
+        match (row.i64("t"), row.f64("kw")) {
+            (Some(ts), Some(kw)) => samples.push(PowerSample { ts, kw }),
+            _ => return Err(super::internal(table, &"a sample did not decode")),
+        }
+    }
+    Ok(samples)
 }

@@ -1,7 +1,7 @@
 //! Users, with their roles and permissions, as the auth and admin components read them.
 
+use super::bindings::mysql::ParameterValue;
 use serde::Serialize;
-use spin_sdk::mysql::ParameterValue;
 
 use super::rows::Rows;
 use super::stores::Db;
@@ -60,7 +60,7 @@ pub enum UserKey<'a> {
 }
 
 /// One user with roles and permissions, in one round trip.
-pub fn find(db: &Db<'_>, key: UserKey<'_>) -> Result<Option<UserRecord>, ApiError> {
+pub fn find(db: &Db, key: UserKey<'_>) -> Result<Option<UserRecord>, ApiError> {
     let (condition, param) = match key {
         UserKey::Id(id) => ("u.id = ?", ParameterValue::Uint64(id)),
         UserKey::Username(name) => ("u.username = ?", ParameterValue::Str(name.to_owned())),

@@ -94,9 +94,17 @@ pub fn meter_key(prefix: &str, name: &str) -> String {
     format!("{prefix}meter:{name}")
 }
 
-/// The SCAN/KEYS pattern matching every meter hash (main store).
+/// The SCAN/KEYS pattern matching every meter hash (main store). The prefix is matched
+/// literally: glob characters in it are escaped, so a prefix like `site[1]:` finds its own keys.
 pub fn meter_scan_pattern(prefix: &str) -> String {
-    format!("{prefix}meter:*")
+    let mut pattern = String::with_capacity(prefix.len() + 7);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern + "meter:*"
 }
 
 /// `<prefix>bess:<n>` (GTR store), rack 1..=12.
@@ -123,6 +131,10 @@ mod tests {
         assert_eq!(meter_key("", "MMAIN"), "meter:MMAIN");
         assert_eq!(meter_key("t1:", "MAUX"), "t1:meter:MAUX");
         assert_eq!(meter_scan_pattern("t1:"), "t1:meter:*");
+        assert_eq!(
+            meter_scan_pattern("s[1]*?\\:"),
+            "s\\[1\\]\\*\\?\\\\:meter:*"
+        );
         assert_eq!(bess_key("", 12), "bess:12");
         assert_eq!(pcs_key("x_", 0), "x_pcs:0");
         assert_eq!(inverter_key("", 1), "inverter:1");

@@ -585,9 +585,7 @@ async fn the_guard_fails_closed_without_its_configuration(rt: Runtime) {
     let manifest =
         common::repo_root().join(format!("{}spin.toml", common::unique_prefix("noprefix")));
     std::fs::write(&manifest, format!("{}{}", &text[..line], &text[end..])).unwrap();
-    let mut options = solarhub_host::HostOptions::new(&manifest);
-    options.variables = site.variables();
-    let host = common::start(options).await;
+    let host = common::runtime::start(rt, manifest.clone(), site.variables()).await;
     std::fs::remove_file(&manifest).unwrap();
     let auth = format!("Bearer {access}");
     let reply = request(
@@ -604,6 +602,90 @@ async fn the_guard_fails_closed_without_its_configuration(rt: Runtime) {
     site.cleanup().await;
 }
 
+/// Instances are reused across requests (Spin 4, WASIp3): nothing of one request may leak into the
+/// next. Three users' requests, interleaved and concurrent, each get their own answer; a token
+/// logged out in between is refused at once while the others keep working.
+async fn reused_instances_answer_each_caller_as_themselves(rt: Runtime) {
+    let site = Site::new("auth_isolation", &[Database::Ess]).await;
+    for (name, role) in [("ada", "admin"), ("bob", "viewer"), ("cyd", "operator")] {
+        site.add_user(name, &[role]).await;
+    }
+    let host = start(rt, &site, &[]).await;
+    let mut callers = Vec::new();
+    for name in ["ada", "bob", "cyd"] {
+        callers.push((name, tokens(&host, name).await.0));
+    }
+
+    let round = |callers: Vec<(&'static str, String)>, rounds: usize| {
+        let addr = host.addr;
+        async move {
+            let mut calls = Vec::new();
+            for i in 0..rounds {
+                for (name, token) in &callers {
+                    let (name, auth) = (*name, format!("Bearer {token}"));
+                    // Alternate a MySQL-backed route and a permission check, so each instance
+                    // serves different users, routes and outcomes back to back.
+                    let path = if i % 2 == 0 {
+                        "/api/v1/auth/me"
+                    } else {
+                        "/api/v1/admin/users"
+                    };
+                    calls.push(tokio::spawn(async move {
+                        let reply = request(addr, "GET", path, &[("authorization", &auth)], b"")
+                            .await
+                            .unwrap();
+                        (name, path, reply)
+                    }));
+                }
+            }
+            let mut answers = Vec::new();
+            for call in calls {
+                answers.push(call.await.unwrap());
+            }
+            answers
+        }
+    };
+
+    for (name, path, reply) in round(callers.clone(), 8).await {
+        match path {
+            "/api/v1/auth/me" => {
+                assert_eq!(reply.status, 200, "{name}: {}", reply.text());
+                assert_eq!(reply.json().unwrap()["username"], name, "{}", reply.text());
+            }
+            _ if name == "ada" => {
+                assert_eq!(reply.status, 200, "{}", reply.text());
+                assert!(reply.json().unwrap()["total"].as_u64().unwrap() >= 3);
+            }
+            _ => assert_eq!(reply.status, 403, "{name}: {}", reply.text()),
+        }
+    }
+
+    // Bob logs out: his token dies on its very next use, whichever instance serves it.
+    let bob = format!("Bearer {}", callers[1].1);
+    let out = request(
+        host.addr,
+        "POST",
+        "/api/v1/auth/logout",
+        &[("authorization", &bob)],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, 204, "{}", out.text());
+    for (name, path, reply) in round(callers.clone(), 4).await {
+        match (name, path) {
+            ("bob", _) => assert_401(&reply, "Token has been revoked"),
+            (_, "/api/v1/auth/me") => {
+                assert_eq!(reply.json().unwrap()["username"], name, "{}", reply.text())
+            }
+            ("ada", _) => assert_eq!(reply.status, 200, "{}", reply.text()),
+            _ => assert_eq!(reply.status, 403, "{name}: {}", reply.text()),
+        }
+    }
+    host.stop().await.unwrap();
+    site.cleanup().await;
+}
+
 on_both_runtimes!(
     login_with_json_or_form_then_me,
     bad_logins_get_one_generic_answer_and_bad_input_422,
@@ -615,4 +697,5 @@ on_both_runtimes!(
     failed_logins_are_throttled_per_username_and_per_address,
     unreachable_stores_are_503_naming_them,
     the_guard_fails_closed_without_its_configuration,
+    reused_instances_answer_each_caller_as_themselves,
 );

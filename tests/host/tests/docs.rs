@@ -86,7 +86,8 @@ fn routes(manifest: &toml::Table) -> Vec<Route> {
         .collect()
 }
 
-/// The `"/api/..."` string literals in a component's sources: the paths it knows.
+/// The `"/api/..."` string literals in a component's sources (prefixes excepted): the paths it
+/// knows.
 fn known_paths(manifest: &toml::Table, component: &str) -> BTreeSet<String> {
     let watch = manifest["component"][component]["build"]["watch"]
         .as_array()
@@ -105,7 +106,8 @@ fn collect_literals(dir: &Path, found: &mut BTreeSet<String>) {
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = fs::read_to_string(&path).unwrap();
             for piece in text.split("\"/api/").skip(1) {
-                if let Some(end) = piece.find('"') {
+                // A literal ending in `/` is a prefix the router strips, not a path.
+                if let Some(end) = piece.find('"').filter(|&end| !piece[..end].ends_with('/')) {
                     found.insert(format!("/api/{}", &piece[..end]));
                 }
             }
@@ -156,12 +158,8 @@ async fn every_route_in_spin_toml_is_documented(rt: Runtime) {
                     .into_iter()
                     .filter(|p| p.starts_with(prefix))
                     .collect();
-                assert!(
-                    !known.is_empty(),
-                    "no known paths under {} in {}",
-                    route.route,
-                    route.component
-                );
+                // Components whose paths under the prefix all carry parameters (`/bess/{n}`) have
+                // no literals to check; the documented paths below must still exist.
                 for path in known {
                     assert!(
                         documented.contains(&shape(&path)),

@@ -185,6 +185,9 @@ impl SpinProcess {
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(work_dir.join("spin.out")).unwrap())
                 .stderr(std::fs::File::create(work_dir.join("spin.err")).unwrap())
+                // `spin up` runs the app in a child (`spin trigger http`): give the pair a
+                // process group of its own so both can be stopped together.
+                .process_group(0)
                 .kill_on_drop(true);
             if let Some(cache) = std::env::var_os("XDG_CACHE_HOME") {
                 command.env("XDG_CACHE_HOME", cache);
@@ -240,8 +243,18 @@ impl SpinProcess {
         all
     }
 
+    /// Ends `spin up` and the trigger process it started (its process group).
+    fn kill_group(&self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: kill(2) with a negative pid signals the group; no memory is involved.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+            }
+        }
+    }
+
     async fn kill(&mut self) {
-        let _ = self.child.start_kill();
+        self.kill_group();
         let _ = self.child.wait().await;
         let _ = std::fs::remove_dir_all(&self.work_dir);
     }
@@ -249,7 +262,8 @@ impl SpinProcess {
 
 impl Drop for SpinProcess {
     fn drop(&mut self) {
-        // kill_on_drop ends the process; the directory is ours to remove.
+        // Also on a failing test's unwind: nothing may outlive the test.
+        self.kill_group();
         let _ = std::fs::remove_dir_all(&self.work_dir);
     }
 }

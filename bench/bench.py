@@ -1,0 +1,1020 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: real Spin, the local host (tests/host) and the FastAPI reference
+(bench/reference), on the same freshly seeded data, route by route, interleaved.
+
+Standard library only. Started by bench/run.sh; see bench/README.md for what it measures.
+Everything it creates (databases `bench<pid><hex>_*`, Redis keys with that prefix, a temp dir,
+the server processes) is removed on exit; nothing else is touched. All traffic is to 127.0.0.1.
+
+Environment (all optional):
+  DURATION=5        seconds per measured wrk run
+  WARMUP=1          seconds of unmeasured wrk -c8 per route and runtime before its runs (0: none)
+  STARTS=3          fresh starts per runtime for the start-up time (median)
+  SEED_DAYS=1       days of demo history to seed
+  RUNTIMES=spin,host,ref   which runtimes to run (the default needs all three)
+  ROUTES=a,b        only routes whose key is listed (keys: first column of ROUTES below)
+  RESULTS=bench/results/latest.md   where the table goes (a .json with the raw numbers beside it)
+  MAX_SECONDS       hard limit for the whole run (default: computed from the above, x2 + 5 min)
+  KEEP_TMP=1        keep the temp dir with the servers' logs
+  SOLARHUB_SPIN, CARGO_TARGET_DIR   as for the rest of the project
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ---------------------------------------------------------------------------------------------
+# The routes. One row per route class; later issues add rows here.
+#   key      short id (ROUTES=... filter, JSON)
+#   label    what the table shows
+#   path     request path (same on every runtime)
+#   auth     None (no token), "viewer" or "admin": whose bearer token is sent
+#   expect   the status every response must have; non-2xx expectations are checked once before
+#            the runs and wrk's "Non-2xx" count is then the expected outcome, not an error
+#   method / body / content_type   for non-GET routes (sent through a generated wrk Lua script)
+#   only     runtimes that have the route (None: all)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    key: str
+    label: str
+    path: str
+    auth: str | None = None
+    expect: int = 200
+    method: str = "GET"
+    body: str | None = None
+    content_type: str | None = None
+    only: tuple[str, ...] | None = None
+
+
+ROUTES = [
+    Route("trivial", "runtime only: `/.well-known/spin/health`", "/.well-known/spin/health",
+          only=("spin", "host")),
+    Route("no-token", "no token: `GET /api/v1/auth/me` → 401", "/api/v1/auth/me", expect=401),
+    Route("me", "`GET /api/v1/auth/me` (viewer)", "/api/v1/auth/me", auth="viewer"),
+    Route("admin-users", "`GET /api/v1/admin/users` (admin)", "/api/v1/admin/users", auth="admin"),
+    Route("health", "`GET /api/v1/health`", "/api/v1/health"),
+    Route("openapi", "`GET /api/v1/openapi.json`", "/api/v1/openapi.json"),
+]
+
+# Start-up time is spawn → first 200 of this path (public, no stores on any runtime).
+READY_PATH = "/api/v1/openapi.json"
+
+# wrk runs per route and runtime: (name, threads, connections). p50/p99 are read from "c1".
+LEVELS = [("c8", 2, 8), ("c64", 2, 64), ("c1", 1, 1)]
+RSS_LEVEL = "c64"  # the run during which the process tree's RSS is sampled
+
+RUNTIME_NAMES = {"spin": "Spin", "host": "local host", "ref": "FastAPI ref"}
+MYSQL_HOST, MYSQL_PORT, MYSQL_USER = "127.0.0.1", 3306, "root"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def env_num(name: str, default: float) -> float:
+    v = os.environ.get(name, "").strip()
+    return float(v) if v else default
+
+
+DURATION = max(1, int(env_num("DURATION", 5)))
+WARMUP = max(0, int(env_num("WARMUP", 1)))
+STARTS = max(1, int(env_num("STARTS", 3)))
+SEED_DAYS = max(1, int(env_num("SEED_DAYS", 1)))
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Stores: MySQL through the `mysql` client, Redis through a tiny RESP client (one persistent
+# connection, so reading Redis' counters does not move them).
+# ---------------------------------------------------------------------------------------------
+
+
+def mysql(sql: str, timeout: float = 60) -> str:
+    out = subprocess.run(
+        ["mysql", f"-h{MYSQL_HOST}", f"-P{MYSQL_PORT}", f"-u{MYSQL_USER}", "-N", "-B", "-e", sql],
+        capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise BenchError(f"mysql: {out.stderr.strip()}")
+    return out.stdout
+
+
+def mysql_counters() -> tuple[int, int]:
+    """MySQL's `Connections` (the `mysql` client reading it is one itself) and
+    `Connection_errors_max_connections` (connections refused: max_connections reached)."""
+    out = mysql("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                "('Connections', 'Connection_errors_max_connections')")
+    values = dict(line.split("\t") for line in out.strip().splitlines())
+    return int(values["Connections"]), int(values["Connection_errors_max_connections"])
+
+
+class Redis:
+    def __init__(self, host: str = REDIS_HOST, port: int = REDIS_PORT):
+        self.sock = socket.create_connection((host, port), timeout=30)
+        self.file = self.sock.makefile("rb")
+
+    def cmd(self, *args):
+        parts = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(parts))
+        return self._read()
+
+    def _read(self):
+        line = self.file.readline()
+        if not line:
+            raise BenchError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise BenchError(f"redis: {rest.decode()}")
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.file.read(n + 2)[:-2]
+            return data
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read() for _ in range(n)]
+        raise BenchError(f"redis: unexpected reply {line!r}")
+
+    def info_field(self, section: str, name: str) -> str:
+        text = self.cmd("INFO", section).decode()
+        m = re.search(rf"^{re.escape(name)}:(\S+)", text, re.M)
+        if not m:
+            raise BenchError(f"redis INFO {section} has no {name}")
+        return m.group(1)
+
+    def connections(self) -> int:
+        return int(self.info_field("stats", "total_connections_received"))
+
+    def delete_prefix(self, prefix: str) -> int:
+        assert re.fullmatch(r"[A-Za-z0-9_]+", prefix), prefix
+        cursor, deleted = b"0", 0
+        while True:
+            cursor, keys = self.cmd("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)
+            keys = [k for k in keys if k.startswith(prefix.encode())]
+            if keys:
+                deleted += self.cmd("DEL", *keys)
+            if cursor in (b"0", "0"):
+                return deleted
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def tree_rss_kb(root: int) -> int:
+    """Memory of a process tree: the sum of each process's PSS (its private pages plus its share
+    of pages shared with others), so pages `spin up` shares with its trigger process, or uvicorn's
+    master with its forked workers, count once. Falls back to RSS where PSS is unreadable."""
+    total = 0
+    for pid in process_tree(root):
+        total += _pss_kb(pid)
+    return total
+
+
+def _pss_kb(pid: int) -> int:
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
+class RssSampler:
+    """Max RSS of a process tree, sampled every 0.2 s while running."""
+
+    def __init__(self, root: int):
+        self.root, self.max_kb, self._stop = root, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.max_kb = max(self.max_kb, tree_rss_kb(self.root))
+            self._stop.wait(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.max_kb = max(self.max_kb, tree_rss_kb(self.root))
+
+
+def http_request(port: int, path: str, method: str = "GET", headers=None, body=None,
+                 timeout: float = 30) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+@dataclass
+class Runtime:
+    key: str
+    argv_for: object  # callable(addr) -> argv
+    env: dict
+    cwd: str
+    workdir: str
+    proc: subprocess.Popen | None = None
+    port: int = 0
+    tokens: dict = field(default_factory=dict)
+    spawned: list = field(default_factory=list)  # every process started, for cleanup
+
+    def spawn(self, port: int, tag: str) -> subprocess.Popen:
+        out = open(os.path.join(self.workdir, f"{tag}.out"), "wb")
+        err = open(os.path.join(self.workdir, f"{tag}.err"), "wb")
+        try:
+            # Its own session: the server and its children form one process group, ended together.
+            proc = subprocess.Popen(self.argv_for(f"127.0.0.1:{port}"), cwd=self.cwd, env=self.env,
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True)
+            self.spawned.append(proc)
+            return proc
+        finally:
+            out.close()
+            err.close()
+
+    def log_tail(self, tag: str, lines: int = 15) -> str:
+        text = ""
+        for ext in ("err", "out"):
+            try:
+                with open(os.path.join(self.workdir, f"{tag}.{ext}"), errors="replace") as f:
+                    text += "".join(f.readlines()[-lines:])
+            except OSError:
+                pass
+        return text
+
+
+def wait_ready(proc: subprocess.Popen, port: int, timeout: float) -> float | None:
+    """Seconds until READY_PATH answers 200, or None when the process died or timed out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        try:
+            status, _ = http_request(port, READY_PATH, timeout=2)
+            if status == 200:
+                return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.005)
+    return None
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    """Ends a server we started, with its whole process group (its own session)."""
+    if proc is None or proc.poll() is not None and not _group_alive(proc.pid):
+        return
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        deadline = time.monotonic() + wait
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _group_alive(proc.pid):
+            return
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# wrk
+# ---------------------------------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def to_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not m:
+        raise BenchError(f"wrk: cannot read duration {text!r}")
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def parse_wrk(out: str) -> dict:
+    r = {"requests": 0, "rps": 0.0, "non2xx": 0, "socket_errors": 0}
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+)", out, re.M)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"^Requests/sec:\s*([\d.]+)", out, re.M)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        r["socket_errors"] = sum(int(x) for x in m.groups())
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s*{pct}%\s+(\S+)", out, re.M)
+        if m:
+            r[f"p{pct}_ms"] = to_ms(m.group(1))
+    return r
+
+
+# Counts the responses by status in every thread and prints them at the end ("status 200 1234").
+STATUS_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do io.write(string.format("status %d %d\\n", k, v)) end
+  end
+end
+"""
+
+
+def wrk_script(route: Route, lua_dir: str) -> str:
+    path = os.path.join(lua_dir, f"{route.key}.lua")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(f"wrk.method = {json.dumps(route.method)}\n")
+            if route.body is not None:
+                f.write(f"wrk.body = {json.dumps(route.body)}\n")
+            if route.content_type:
+                f.write(f'wrk.headers["Content-Type"] = {json.dumps(route.content_type)}\n')
+            f.write(STATUS_LUA)
+    return path
+
+
+def wrk(port: int, route: Route, token: str | None, threads: int, conns: int, seconds: int,
+        lua_dir: str) -> dict:
+    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+            "-s", wrk_script(route, lua_dir)]
+    if token:
+        argv += ["-H", f"authorization: Bearer {token}"]
+    argv.append(f"http://127.0.0.1:{port}{route.path}")
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise BenchError(f"wrk failed: {out.stderr.strip() or out.stdout.strip()}")
+    r = parse_wrk(out.stdout)
+    r["statuses"] = {}
+    for status, n in re.findall(r"^status (\d+) (\d+)$", out.stdout, re.M):
+        r["statuses"][status] = r["statuses"].get(status, 0) + int(n)
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+
+def read_variables_from_manifest() -> dict[str, str]:
+    """spin.toml [variables] defaults (name -> default), for the db_*_url list."""
+    path = os.path.join(REPO, "spin.toml")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        import tomllib
+        doc = tomllib.loads(raw.decode())
+        return {k: v.get("default", "") for k, v in doc.get("variables", {}).items()}
+    except ImportError:
+        section = raw.decode().split("[variables]", 1)[1].split("\n[", 1)[0]
+        return dict(re.findall(r'^(\w+)\s*=\s*\{[^}]*default\s*=\s*"([^"]*)"', section, re.M))
+
+
+def component_sources() -> list[str]:
+    with open(os.path.join(REPO, "spin.toml")) as f:
+        return re.findall(r'^source\s*=\s*"([^"]+)"', f.read(), re.M)
+
+
+def find_spin() -> str | None:
+    for cand in (os.environ.get("SOLARHUB_SPIN"), shutil.which("spin"),
+                 os.path.join(REPO, "..", "shared", "tools", "spin")):
+        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return os.path.abspath(cand)
+    return None
+
+
+def target_dir() -> str:
+    if os.environ.get("CARGO_TARGET_DIR"):
+        return os.environ["CARGO_TARGET_DIR"]
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "solarhub-target")
+    return cache if os.path.isdir(cache) else os.path.join(REPO, "target")
+
+
+def version_of(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def git_version() -> str:
+    try:
+        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except OSError:
+        return "?"
+
+
+def reference_venv() -> str:
+    """Where bench/reference/run.sh keeps its virtualenv."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("REF_VENV") or os.path.join(cache, "solarhub-bench", "venv")
+
+
+def reference_version(ref_dir: str) -> str:
+    """Python / FastAPI / uvicorn versions from the reference's own virtualenv."""
+    for py in (os.path.join(reference_venv(), "bin", "python"),
+               os.path.join(ref_dir, ".venv", "bin", "python")):
+        if os.access(py, os.X_OK):
+            code = ("import importlib.metadata as m, platform;"
+                    "print('Python', platform.python_version(), *["
+                    "f'{p} {m.version(p)}' for p in ('fastapi','uvicorn') ])")
+            return version_of([py, "-c", code])
+    return "?"
+
+
+class Bench:
+    def __init__(self):
+        self.wanted = [r.strip() for r in os.environ.get("RUNTIMES", "spin,host,ref").split(",")
+                       if r.strip()]
+        for r in self.wanted:
+            if r not in RUNTIME_NAMES:
+                raise BenchError(f"RUNTIMES: unknown runtime {r!r} (spin, host, ref)")
+        only = {k.strip() for k in os.environ.get("ROUTES", "").split(",") if k.strip()}
+        self.routes = [r for r in ROUTES if not only or r.key in only]
+        if not self.routes:
+            raise BenchError("ROUTES selects no route")
+        self.prefix = f"bench{os.getpid()}{secrets.token_hex(2)}_"
+        self.tmp = tempfile.mkdtemp(prefix="solarhub-bench-")
+        self.runtimes: dict[str, Runtime] = {}
+        self.redis: Redis | None = None
+        self.databases: list[str] = []
+        self.created_databases = False
+        self.results: dict = {"routes": {}, "startup_ms": {}, "idle_rss_kb": {}}
+        self.meta: dict = {}
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def preflight(self):
+        for tool in ("wrk", "mysql"):
+            if not shutil.which(tool):
+                raise BenchError(f"{tool} is needed (apt-get install {tool})")
+        tdir = target_dir()
+        self.cli = os.path.join(tdir, "release", "solarhub")
+        self.host = os.path.join(tdir, "release", "solarhub-host")
+        if not os.access(self.cli, os.X_OK):
+            raise BenchError(f"{self.cli} missing: make native")
+        if "host" in self.wanted and not os.access(self.host, os.X_OK):
+            raise BenchError(f"{self.host} missing: make native")
+        if {"spin", "host"} & set(self.wanted):
+            missing = [s for s in component_sources() if not os.path.isfile(os.path.join(REPO, s))]
+            if missing:
+                raise BenchError(f"components missing ({', '.join(missing)}): make build")
+        self.spin = find_spin()
+        if "spin" in self.wanted and not self.spin:
+            raise BenchError("no real Spin: set SOLARHUB_SPIN, put spin on PATH or provide "
+                             "../shared/tools/spin (or leave it out: RUNTIMES=host,ref)")
+        self.ref_dir = os.path.join(REPO, "bench", "reference")
+        self.ref_run = os.path.join(self.ref_dir, "run.sh")
+        if "ref" in self.wanted and not os.access(self.ref_run, os.X_OK):
+            raise BenchError(f"{self.ref_run} missing or not executable "
+                             "(or leave the reference out: RUNTIMES=spin,host)")
+        mysql("SELECT 1")
+        self.redis = Redis()
+        self.redis.cmd("PING")
+
+    def environment(self) -> dict:
+        """The servers' environment: a clean one, only SPIN_VARIABLE_* on top of the basics."""
+        manifest_vars = read_variables_from_manifest()
+        variables = {}
+        for name, default in manifest_vars.items():
+            m = re.fullmatch(r"db_(\w+)_url", name)
+            if m:
+                db = default.split("?", 1)[0].rsplit("/", 1)[1]
+                self.databases.append(self.prefix + db)
+                variables[name] = f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{self.prefix}{db}"
+        if len(self.databases) != 19:
+            log(f"note: spin.toml names {len(self.databases)} databases (19 expected)")
+        redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}"
+        variables.update({
+            "mysql_host": f"{MYSQL_HOST}:{MYSQL_PORT}",
+            "gtr_mysql_host": f"{MYSQL_HOST}:{MYSQL_PORT}",
+            "redis_main_url": redis_url, "redis_gtr_url": redis_url,
+            "redis_main_host": f"{REDIS_HOST}:{REDIS_PORT}",
+            "redis_gtr_host": f"{REDIS_HOST}:{REDIS_PORT}",
+            "redis_key_prefix": self.prefix,
+            "jwt_secret": secrets.token_urlsafe(48),
+            "access_token_ttl_secs": "14400",
+            # The bench logs in a few times from one address; keep throttling out of the way.
+            "login_max_failures_per_user": "1000000",
+            "login_max_attempts_per_address": "1000000",
+        })
+        self.variables = variables
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR", "XDG_CACHE_HOME",
+                                          "CARGO_TARGET_DIR", "SOLARHUB_SPIN", "PYTHON", "REF_VENV",
+                                          "REF_WORKERS", "REF_MYSQL_POOL_SIZE")
+               if k in os.environ}
+        env.update({f"SPIN_VARIABLE_{k.upper()}": v for k, v in variables.items()})
+        return env
+
+    def prepare_data(self, env: dict):
+        cli_env = dict(env)
+        cli_env.update({f"SOLARHUB_DB_{k[3:-4].upper()}_URL": v
+                        for k, v in self.variables.items() if re.fullmatch(r"db_\w+_url", k)})
+        cli_env.update({
+            "SOLARHUB_MYSQL_URL": f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}",
+            "SOLARHUB_DB_PREFIX": self.prefix,
+            "SOLARHUB_REDIS_MAIN_URL": self.variables["redis_main_url"],
+            "SOLARHUB_REDIS_GTR_URL": self.variables["redis_gtr_url"],
+            "SOLARHUB_REDIS_PREFIX": self.prefix,
+        })
+        self.created_databases = True  # from here on, cleanup drops whatever got created
+
+        def cli(*args, extra=None, timeout=600):
+            e = dict(cli_env, **(extra or {}))
+            out = subprocess.run([self.cli, *args], env=e, capture_output=True, text=True,
+                                 timeout=timeout, cwd=self.tmp)
+            if out.returncode != 0:
+                raise BenchError(f"solarhub {' '.join(args)}: {out.stderr.strip()}")
+
+        started = time.monotonic()
+        cli("migrate")
+        cli("seed", "--days", str(SEED_DAYS))
+        self.password = "bench " + secrets.token_urlsafe(18)
+        for role in ("viewer", "admin"):
+            cli("user", "create", "--username", f"bench{role}", "--email",
+                f"bench{role}@bench.invalid", "--role", role,
+                extra={"SOLARHUB_USER_PASSWORD": self.password})
+        # The reference serves the very document the docs component serves (same bytes to send).
+        document = os.path.join(self.tmp, "openapi.json")
+        with open(document, "w") as f:
+            f.write(subprocess.run([self.cli, "openapi"], capture_output=True, text=True,
+                                   check=True, timeout=60).stdout)
+        env["SOLARHUB_REF_OPENAPI"] = document
+        log(f"databases {self.prefix}* migrated, {SEED_DAYS} day(s) seeded, 2 users "
+            f"({time.monotonic() - started:.1f} s)")
+
+    def define_runtimes(self, env: dict):
+        shutil.copy(os.path.join(REPO, "runtime-config.toml"), self.tmp)
+        rc = os.path.join(self.tmp, "runtime-config.toml")
+        manifest = os.path.join(REPO, "spin.toml")
+        for key in self.wanted:
+            workdir = os.path.join(self.tmp, key)
+            os.makedirs(workdir)
+            if key == "spin":
+                def argv(addr, workdir=workdir):
+                    return [self.spin, "up", "--from", manifest, "--listen", addr,
+                            "--runtime-config-file", rc, "--quiet",
+                            "--log-dir", os.path.join(workdir, "logs"),
+                            "--state-dir", os.path.join(workdir, "state")]
+            elif key == "host":
+                def argv(addr):
+                    return [self.host, "up", "--quiet", "--from", manifest, "--listen", addr,
+                            "--runtime-config-file", rc]
+            else:
+                def argv(addr):
+                    return [self.ref_run, addr]
+            # cwd: the temp dir, where no .env is (runtime-config.toml's dotenv_path is relative).
+            self.runtimes[key] = Runtime(key, argv, env, self.tmp, workdir)
+
+    def start_servers(self):
+        for key, rt in self.runtimes.items():
+            for attempt in range(3):
+                rt.port = free_port()
+                rt.proc = rt.spawn(rt.port, "server")
+                # The reference's first start may build its virtualenv (pip install).
+                if wait_ready(rt.proc, rt.port, 900 if key == "ref" else 120) is not None:
+                    break
+                stop(rt.proc)
+                log(f"{key} did not start (attempt {attempt + 1}):\n{rt.log_tail('server')}")
+            else:
+                raise BenchError(f"{RUNTIME_NAMES[key]} did not start")
+            time.sleep(0.5)
+            self.results["idle_rss_kb"][key] = tree_rss_kb(rt.proc.pid)
+            log(f"{RUNTIME_NAMES[key]} serving on 127.0.0.1:{rt.port} (pid {rt.proc.pid})")
+
+    def login(self):
+        for key, rt in self.runtimes.items():
+            for role in ("viewer", "admin"):
+                body = json.dumps({"username": f"bench{role}", "password": self.password})
+                status, data = http_request(rt.port, "/api/v1/auth/login", "POST",
+                                            {"content-type": "application/json"}, body)
+                if status != 200:
+                    raise BenchError(f"{key}: login as bench{role} gave {status}: {data[:300]!r}")
+                rt.tokens[role] = json.loads(data)["access_token"]
+
+    def check_statuses(self) -> None:
+        """Every route answers its expected status once on every runtime that has it."""
+        self.skip = set()
+        for route in self.routes:
+            for key, rt in self.runtimes.items():
+                if route.only and key not in route.only:
+                    continue
+                headers = {"authorization": f"Bearer {rt.tokens[route.auth]}"} if route.auth else {}
+                if route.content_type:
+                    headers["content-type"] = route.content_type
+                status, data = http_request(rt.port, route.path, route.method, headers, route.body)
+                if status != route.expect:
+                    log(f"WARNING {key} {route.path}: {status}, expected {route.expect}: "
+                        f"{data[:200]!r} — not measured")
+                    self.skip.add((route.key, key))
+
+    # -- measurements --------------------------------------------------------------------------
+
+    def measure_startup(self):
+        samples: dict[str, list[float]] = {k: [] for k in self.runtimes}
+        for i in range(STARTS):
+            for key, rt in self.runtimes.items():
+                port = free_port()
+                t0 = time.monotonic()
+                proc = rt.spawn(port, f"start{i}")
+                t1 = wait_ready(proc, port, 120)
+                stop(proc)
+                if t1 is None:
+                    log(f"{key}: start {i + 1} failed:\n{rt.log_tail(f'start{i}')}")
+                    continue
+                samples[key].append((t1 - t0) * 1000)
+        for key, s in samples.items():
+            self.results["startup_ms"][key] = {
+                "median": statistics.median(s) if s else None, "samples": s}
+        log("start-up (median ms): " + ", ".join(
+            f"{k} {v['median']:.0f}" if v["median"] is not None else f"{k} failed"
+            for k, v in self.results["startup_ms"].items()))
+
+    def measure_routes(self):
+        keys = list(self.runtimes)
+        lua_dir = self.tmp
+        for i, route in enumerate(self.routes):
+            present = [k for k in keys if (not route.only or k in route.only)
+                       and (route.key, k) not in self.skip]
+            order = present[i % len(present):] + present[:i % len(present)] if present else []
+            res = self.results["routes"].setdefault(route.key, {})
+            for key in order:
+                res[key] = {"mysql_conns": 0, "mysql_refused": 0, "redis_conns": 0,
+                            "requests": 0, "unexpected": 0, "rss_max_kb": 0}
+                if WARMUP:
+                    rt = self.runtimes[key]
+                    wrk(rt.port, route, rt.tokens.get(route.auth), 2, 8, WARMUP, lua_dir)
+            for level, threads, conns in LEVELS:
+                for key in order:
+                    rt = self.runtimes[key]
+                    token = rt.tokens.get(route.auth) if route.auth else None
+                    (my0, refused0), re0 = mysql_counters(), self.redis.connections()
+                    if level == RSS_LEVEL:
+                        with RssSampler(rt.proc.pid) as sampler:
+                            r = wrk(rt.port, route, token, threads, conns, DURATION, lua_dir)
+                        res[key]["rss_max_kb"] = sampler.max_kb
+                    else:
+                        r = wrk(rt.port, route, token, threads, conns, DURATION, lua_dir)
+                    (my1, refused1), re1 = mysql_counters(), self.redis.connections()
+                    # The `mysql` client reading the counter after the run is one connection.
+                    res[key]["mysql_conns"] += max(0, my1 - my0 - 1)
+                    res[key]["mysql_refused"] += refused1 - refused0
+                    res[key]["redis_conns"] += max(0, re1 - re0)
+                    res[key]["requests"] += r["requests"]
+                    # Responses with another status than the route's, and socket errors.
+                    bad = sum(n for st, n in r["statuses"].items() if int(st) != route.expect)
+                    res[key]["unexpected"] += bad + r["socket_errors"]
+                    res[key][level] = r
+                    if rt.proc.poll() is not None:
+                        raise BenchError(f"{RUNTIME_NAMES[key]} exited during the run:\n"
+                                         f"{rt.log_tail('server')}")
+                    log(f"{route.key:12} {level:4} {key:5} {r['rps']:9.0f} req/s"
+                        f"  p50 {r.get('p50_ms', 0):7.2f} ms  p99 {r.get('p99_ms', 0):7.2f} ms"
+                        f"  statuses {r['statuses']}  socket errors {r['socket_errors']}")
+
+    # -- report --------------------------------------------------------------------------------
+
+    def collect_meta(self):
+        cpu = "?"
+        try:
+            with open("/proc/cpuinfo") as f:
+                m = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.M)
+                cpu = m.group(1).strip() if m else "?"
+        except OSError:
+            pass
+        self.meta = {
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}",
+            "load": "%.2f %.2f %.2f" % os.getloadavg(),
+            "commit": git_version(),
+            "spin": " ".join(version_of([self.spin, "--version"]).split()[:2])
+            if "spin" in self.runtimes else "—",
+            "host": "solarhub-host (tests/host, wasmtime 48)" if "host" in self.runtimes else "—",
+            "ref": reference_version(self.ref_dir) if "ref" in self.runtimes else "—",
+            "wrk": version_of(["wrk", "-v"]).split(" [")[0],
+            "mysql": mysql("SELECT VERSION()").strip(),
+            "max_connections": mysql("SELECT @@max_connections").strip(),
+            "redis": self.redis.info_field("server", "redis_version"),
+        }
+
+    def table(self) -> str:
+        keys = list(self.runtimes)
+        ratio_keys = [k for k in keys if k != "ref"] if "ref" in keys else []
+        head = ["route", "metric"] + [RUNTIME_NAMES[k] for k in keys] + \
+               [f"{k}/ref" for k in ratio_keys]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+        def fmt(v, kind):
+            if v is None:
+                return "—"
+            if kind == "rps":
+                return f"{v:,.0f}"
+            if kind == "ms":
+                return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+            if kind == "mb":
+                return f"{v / 1024:.0f}"
+            if kind == "per":
+                return f"{v:.2f}"
+            return f"{v:,}"
+
+        def ratio(a, b):
+            if a is None or b is None or b == 0:
+                return "—"
+            return f"{a / b:.2f}"
+
+        def row(label, metric, values, kind, with_ratio=True):
+            cells = [label, metric] + [fmt(values.get(k), kind) for k in keys]
+            cells += [ratio(values.get(k), values.get("ref")) if with_ratio else "—"
+                      for k in ratio_keys]
+            lines.append("| " + " | ".join(cells) + " |")
+
+        st = self.results["startup_ms"]
+        row("**process**", "start → first answer, median ms",
+            {k: st.get(k, {}).get("median") for k in keys}, "ms")
+        row("", "memory idle after start (PSS), MB", self.results["idle_rss_kb"], "mb")
+        overall = {k: max((self.results["routes"][r.key].get(k, {}).get("rss_max_kb", 0)
+                           for r in self.routes if r.key in self.results["routes"]), default=0)
+                   or None for k in keys}
+        row("", "memory max under load, 64 conns (PSS), MB", overall, "mb")
+        for route in self.routes:
+            res = self.results["routes"].get(route.key, {})
+
+            def per(field_, level=None):
+                return {k: res[k][level].get(field_) if level else res[k].get(field_)
+                        for k in keys if k in res}
+
+            def per_request(store):
+                return {k: res[k][store] / res[k]["requests"] for k in keys
+                        if k in res and res[k]["requests"]}
+
+            label = route.label
+            row(label, "req/s, 8 conns", per("rps", "c8"), "rps")
+            row("", "req/s, 64 conns", per("rps", "c64"), "rps")
+            row("", "p50 ms, 1 conn", per("p50_ms", "c1"), "ms")
+            row("", "p99 ms, 1 conn", per("p99_ms", "c1"), "ms")
+            # No ratios: the pooled servers open next to none, and x / 0.001 says nothing.
+            row("", "MySQL conns opened / req", per_request("mysql_conns"), "per", False)
+            row("", "Redis conns opened / req", per_request("redis_conns"), "per", False)
+            row("", "memory max at 64 conns (PSS), MB", {k: res[k]["rss_max_kb"] for k in res}, "mb")
+            row("", "unexpected status or socket errors", per("unexpected"), "int",
+                with_ratio=False)
+        notes = []
+        for route in self.routes:
+            for k, r in self.results["routes"].get(route.key, {}).items():
+                odd = {}
+                for level, *_ in LEVELS:
+                    for st, n in r.get(level, {}).get("statuses", {}).items():
+                        if int(st) != route.expect:
+                            odd[st] = odd.get(st, 0) + n
+                    if r.get(level, {}).get("socket_errors"):
+                        odd["socket errors"] = odd.get("socket errors", 0) + r[level]["socket_errors"]
+                if odd:
+                    notes.append(f"- {RUNTIME_NAMES[k]}, {route.label} (expected {route.expect}): "
+                                 + ", ".join(f"{n} × {st}" for st, n in sorted(odd.items())))
+                if r.get("mysql_refused"):
+                    notes.append(f"- during {RUNTIME_NAMES[k]}, {route.label}: MySQL refused "
+                                 f"{r['mysql_refused']} connections (max_connections "
+                                 f"{self.meta.get('max_connections', '?')} reached)")
+        for route_key, k in sorted(getattr(self, "skip", ())):
+            notes.append(f"- {RUNTIME_NAMES[k]}, route `{route_key}`: wrong status before the "
+                         "runs, not measured")
+        if notes:
+            lines += ["", "Unexpected responses and refused connections:", *notes]
+        return "\n".join(lines)
+
+    def report(self) -> str:
+        m = self.meta
+        who = ", ".join(f"{RUNTIME_NAMES[k]} ({m[k]})" for k in self.runtimes)
+        text = [
+            f"# Benchmark: {', '.join(RUNTIME_NAMES[k] for k in self.runtimes)}",
+            "",
+            f"{m['date']} · {m['machine']} · load before the run {m['load']} · commit {m['commit']}",
+            "",
+            f"Runtimes: {who}. {m['wrk']}; {m['mysql']} (max_connections "
+            f"{m['max_connections']}); Redis {m['redis']}. All three servers run throughout.",
+            f"Each route: {WARMUP} s warm-up, then wrk for {DURATION} s at 8 connections "
+            "(`-t2 -c8`), 64 (`-t2 -c64`) and 1 (`-t1 -c1 --latency`), runtimes interleaved "
+            "(order rotated per route). Data: freshly migrated databases with "
+            f"{SEED_DAYS} seeded day(s), users created by the CLI, tokens from `/auth/login`. "
+            f"Start-up: median of {STARTS} fresh start(s), spawn → first 200 of `{READY_PATH}` "
+            "(compile caches warm). Memory: the sum of PSS over the process tree (`spin up` and its trigger process; uvicorn's master and workers), so shared pages count once. "
+            "Connections opened per request: the servers' own counters (MySQL `Connections`, "
+            "Redis `total_connections_received`) over all runs of the route ÷ requests; "
+            "anything else using MySQL/Redis meanwhile adds to them.",
+            "",
+            "Ratios are runtime ÷ reference: above 1 is better for req/s, worse for the rest.",
+            "",
+            self.table(),
+            "",
+        ]
+        return "\n".join(text)
+
+    def write(self, text: str):
+        path = os.environ.get("RESULTS") or os.path.join(REPO, "bench", "results", "latest.md")
+        path = os.path.abspath(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        with open(os.path.splitext(path)[0] + ".json", "w") as f:
+            json.dump({"meta": self.meta, "duration_s": DURATION, "warmup_s": WARMUP,
+                       "starts": STARTS, "seed_days": SEED_DAYS, **self.results}, f, indent=1)
+        log(f"written {path} (and .json)")
+        # README.md: replace the block between the markers, when it has them.
+        readme = os.path.join(REPO, "README.md")
+        begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+        if os.environ.get("UPDATE_README", "1") != "0" and not os.environ.get("RESULTS"):
+            with open(readme) as f:
+                doc = f.read()
+            if begin in doc and end in doc:
+                body = text.split("\n", 2)[2].strip()  # without the "# Benchmark" heading
+                pre, rest = doc.split(begin, 1)
+                post = rest.split(end, 1)[1]
+                with open(readme, "w") as f:
+                    f.write(f"{pre}{begin}\n{body}\n{end}{post}")
+                log("README.md table updated")
+
+    # -- cleanup -------------------------------------------------------------------------------
+
+    def cleanup(self):
+        for rt in self.runtimes.values():
+            for proc in rt.spawned:
+                try:
+                    stop(proc)
+                except Exception as e:  # keep cleaning
+                    log(f"stopping {rt.key} (pid {proc.pid}): {e}")
+        if self.created_databases:
+            try:
+                ours = [d for d in mysql("SHOW DATABASES").split() if d.startswith(self.prefix)]
+                if ours:
+                    mysql("; ".join(f"DROP DATABASE IF EXISTS `{d}`" for d in ours))
+                log(f"dropped {len(ours)} databases {self.prefix}*")
+            except Exception as e:
+                log(f"dropping databases {self.prefix}*: {e}")
+        try:
+            r = self.redis or Redis()
+            n = r.delete_prefix(self.prefix)
+            r.close()
+            log(f"deleted {n} redis keys {self.prefix}*")
+        except Exception as e:
+            log(f"deleting redis keys {self.prefix}*: {e}")
+        if os.environ.get("KEEP_TMP") == "1":
+            log(f"kept {self.tmp} (server logs)")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def budget(self) -> int:
+        if os.environ.get("MAX_SECONDS"):
+            return int(os.environ["MAX_SECONDS"])
+        runs = sum(len([k for k in self.wanted if not r.only or k in r.only]) for r in self.routes)
+        estimate = runs * (len(LEVELS) * (DURATION + 2) + WARMUP + 2) + \
+            STARTS * len(self.wanted) * 15 + 120
+        if "ref" in self.wanted and not os.path.isdir(reference_venv()):
+            estimate += 900  # run.sh builds the reference's virtualenv first
+        return 2 * estimate + 300
+
+    def run(self):
+        self.preflight()
+        env = self.environment()
+        self.prepare_data(env)
+        self.define_runtimes(env)
+        self.start_servers()
+        self.login()
+        self.check_statuses()
+        self.measure_startup()
+        self.measure_routes()
+        self.collect_meta()
+        text = self.report()
+        print(text)
+        self.write(text)
+
+
+class Timeout(Exception):
+    pass
+
+
+def main() -> int:
+    bench = None
+
+    def on_signal(signum, _frame):
+        raise Timeout("time limit reached" if signum == signal.SIGALRM else f"signal {signum}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+        signal.signal(sig, on_signal)
+    try:
+        bench = Bench()
+        limit = bench.budget()
+        signal.alarm(limit)
+        log(f"prefix {bench.prefix}, runtimes {','.join(bench.wanted)}, "
+            f"{len(bench.routes)} routes, DURATION={DURATION} s, hard limit {limit} s")
+        bench.run()
+        return 0
+    except (BenchError, Timeout, subprocess.TimeoutExpired, OSError) as e:
+        log(f"failed: {e}")
+        return 1
+    finally:
+        signal.alarm(0)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if bench is not None:
+            bench.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1740 @@
+"""SolarHub API, FastAPI reference implementation (benchmark baseline only, not the product).
+
+The same routes, queries, Redis commands, JWT checks and JSON bodies as the Rust/Spin components
+(functions/{system,auth,admin,auth-guard}, shared/src/guest/*), written the way a FastAPI team
+would ship them: aiomysql and redis.asyncio pools opened at start-up, pydantic models,
+dependencies for the bearer token, argon2id through argon2-cffi in the thread pool.
+
+Configuration: the Spin variables of ../../spin.toml, each overridable by SPIN_VARIABLE_<NAME>
+(e.g. SPIN_VARIABLE_JWT_SECRET, SPIN_VARIABLE_DB_ESS_URL), with spin.toml's defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import time
+import tomllib
+import unicodedata
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import aiomysql
+import argon2
+import jwt
+import pymysql
+import redis.asyncio as aioredis
+import redis.exceptions
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger("solarhub.reference")
+
+# ---- configuration (spin.toml [variables], overridden by SPIN_VARIABLE_<NAME>) ---------------
+
+SPIN_TOML = Path(os.environ.get("SOLARHUB_SPIN_TOML", Path(__file__).resolve().parents[2] / "spin.toml"))
+VERSION = "0.1.0"  # Cargo workspace version, as /health reports it
+ISSUER, AUDIENCE, CLOCK_SKEW_SECS, MAX_TOKEN_LEN = "solarhub", "solarhub-api", 30, 8192
+DATABASES = ["ess", "schedule", "Meter", "PCS", "Inverter", "BaseLine", "GTR"] + [f"BESS{n}" for n in range(1, 13)]
+PERM_USERS_ADMIN = "users:admin"
+
+
+def _variables() -> dict[str, str]:
+    with open(SPIN_TOML, "rb") as f:
+        declared = tomllib.load(f)["variables"]
+    out = {}
+    for name, spec in declared.items():
+        value = os.environ.get(f"SPIN_VARIABLE_{name.upper()}", spec.get("default"))
+        if value is None:
+            raise RuntimeError(f"variable {name} is required: set SPIN_VARIABLE_{name.upper()}")
+        out[name] = value
+    return out
+
+
+def _utc_offset(s: str) -> timezone:
+    if s in ("Z", "z"):
+        return timezone.utc
+    m = re.fullmatch(r"([+-])(\d+)(?::(\d+))?", s)
+    if not m or not (0 <= int(m[2]) <= 14 and 0 <= int(m[3] or 0) < 60):
+        raise RuntimeError(f"site_utc_offset {s!r} is invalid")
+    secs = int(m[2]) * 3600 + int(m[3] or 0) * 60
+    return timezone(timedelta(seconds=-secs if m[1] == "-" else secs))
+
+
+class Settings:
+    def __init__(self) -> None:
+        v = _variables()
+        self.jwt_secret = v["jwt_secret"]
+        if len(self.jwt_secret.encode()) < 32:  # the Rust guard refuses to verify with less
+            raise RuntimeError("jwt_secret must be at least 32 bytes")
+        self.site_tz = _utc_offset(v["site_utc_offset"])
+        self.prefix = v["redis_key_prefix"]
+        self.access_ttl = int(v["access_token_ttl_secs"])
+        self.refresh_ttl = int(v["refresh_token_ttl_secs"])
+        self.max_failures_per_user = int(v["login_max_failures_per_user"])
+        self.max_attempts_per_address = int(v["login_max_attempts_per_address"])
+        self.throttle_window = int(v["login_throttle_window_secs"])
+        self.legacy_salt = v["legacy_password_salt"] or None
+        self.db_urls = {db: v[f"db_{db.lower()}_url"] for db in DATABASES}
+        self.redis_urls = {"main": v["redis_main_url"], "gtr": v["redis_gtr_url"]}
+        self.site_offset = int(self.site_tz.utcoffset(None).total_seconds())
+        self.site_name = v["site_name"]
+        self.rack_capacity_kwh = float(v["rack_capacity_kwh"].strip())
+        self.pcs_rated_kw = float(v["pcs_rated_kw"].strip())
+        self.live_stale_after = int(v["live_stale_after_secs"].strip())
+
+
+def iso(mysql_utc: str | None, tz: timezone) -> str | None:
+    """MySQL's UTC `YYYY-MM-DD HH:MM:SS[.ffffff]` as ISO 8601 in the site's offset, fraction dropped."""
+    if mysql_utc is None:
+        return None
+    try:
+        t = datetime.fromisoformat(mysql_utc[:19]).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return t.astimezone(tz).isoformat(timespec="seconds")
+
+
+def now_iso(tz: timezone) -> str:
+    return datetime.fromtimestamp(int(time.time()), tz).isoformat(timespec="seconds")
+
+
+# ---- errors (FastAPI-shaped, as shared/src/error.rs) -------------------------------------------
+
+
+class StoreUnavailable(Exception):
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+NOT_AUTHENTICATED, INVALID, EXPIRED, REVOKED = (
+    "Not authenticated", "Could not validate credentials", "Token has expired", "Token has been revoked")
+
+
+def body_error(type_: str, loc: list, msg: str, input_=None) -> RequestValidationError:
+    return RequestValidationError([{"type": type_, "loc": loc, "msg": msg, "input": input_}])
+
+
+# ---- stores: one aiomysql pool per MySQL server, one redis client per URL ----------------------
+
+# Client-side errors (2xxx), lost connections, unknown database/table: the store is down or not
+# migrated, a 503 naming it (shared/src/guest/mysql.rs). Anything else is our bug: a 500.
+_STORE_SIDE_CODES = {1049, 1146}
+
+
+@dataclass
+class Db:
+    label: str  # mysql:<legacy name>
+    name: str  # `quoted` configured name, for qualified table names
+    pool: aiomysql.Pool
+
+    def table(self, t: str) -> str:
+        return f"{self.name}.`{t}`"
+
+    @asynccontextmanager
+    async def cursor(self):
+        try:
+            async with self.pool.acquire() as conn, conn.cursor() as cur:
+                yield cur
+        except pymysql.err.MySQLError as e:
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else 0
+            if isinstance(e, pymysql.err.InterfaceError) or code >= 2000 or code in _STORE_SIDE_CODES:
+                log.warning("store %s unavailable: %s", self.label, e)
+                raise StoreUnavailable(self.label) from e
+            raise
+        except (OSError, asyncio.TimeoutError) as e:
+            log.warning("store %s unreachable: %s", self.label, e)
+            raise StoreUnavailable(self.label) from e
+
+
+@contextmanager
+def redis_errors(label: str):
+    try:
+        yield
+    except (redis.exceptions.RedisError, OSError, asyncio.TimeoutError) as e:
+        log.warning("store %s failed: %s", label, e)
+        raise StoreUnavailable(label) from e
+
+
+def _mysql_server(url: str):
+    """(server key, connect kwargs, database name) of a mysql:// URL, or None when it is not one."""
+    try:
+        u = urlsplit(url)
+        if u.scheme != "mysql" or not u.hostname:
+            return None
+        kwargs = dict(host=u.hostname, port=u.port or 3306, user=unquote(u.username or "root"),
+                      password=unquote(u.password or ""))
+    except ValueError:
+        return None
+    return f"{u.netloc}?{u.query}", kwargs, u.path.lstrip("/")
+
+
+class Stores:
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.pools: dict[str, aiomysql.Pool] = {}
+        self.dbs: dict[str, tuple[str, str] | None] = {}  # legacy name -> (server key, db name)
+        self.redis_by_url: dict[str, aioredis.Redis] = {}
+        self.redis: dict[str, aioredis.Redis] = {}
+
+    async def open(self) -> None:
+        size = int(os.environ.get("REF_MYSQL_POOL_SIZE", "10"))
+        for db, url in self.s.db_urls.items():
+            parsed = _mysql_server(url)
+            if parsed is None:
+                log.error("config: db_%s_url is not a valid store URL", db.lower())
+                self.dbs[db] = None
+                continue
+            key, kwargs, name = parsed
+            self.dbs[db] = (key, name)
+            if key not in self.pools:
+                common = dict(kwargs, autocommit=True, charset="utf8mb4", maxsize=size, connect_timeout=5)
+                try:
+                    self.pools[key] = await aiomysql.create_pool(minsize=1, **common)
+                except (pymysql.err.MySQLError, OSError) as e:  # keep serving; /health reports it
+                    log.warning("mysql %s unreachable at start-up: %s", kwargs["host"], e)
+                    self.pools[key] = await aiomysql.create_pool(minsize=0, **common)
+        for which, url in self.s.redis_urls.items():
+            if url not in self.redis_by_url:
+                self.redis_by_url[url] = aioredis.Redis.from_url(
+                    url, decode_responses=True, socket_connect_timeout=5)
+            self.redis[which] = self.redis_by_url[url]
+
+    async def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+            await pool.wait_closed()
+        for r in self.redis_by_url.values():
+            await r.aclose()
+
+    def db(self, legacy: str) -> Db:
+        where = self.dbs.get(legacy)
+        if where is None or not re.fullmatch(r"[A-Za-z0-9_$]{1,64}", where[1]):
+            raise RuntimeError(f"db_{legacy.lower()}_url names no usable database")
+        return Db(f"mysql:{legacy}", f"`{where[1]}`", self.pools[where[0]])
+
+
+# ---- application -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.settings = settings = Settings()
+    app.state.stores = stores = Stores(settings)
+    await stores.open()
+    if path := os.environ.get("SOLARHUB_REF_OPENAPI"):  # serve another document, e.g. the Rust one
+        document = json.loads(Path(path).read_text())
+        app.openapi = lambda: document  # FastAPI's documented override; still serialised per request
+    yield
+    await stores.close()
+
+
+# No slash redirects: `/api/v1/bess/1/` is a 404 on the Rust side, not a 307 to `/api/v1/bess/1`.
+app = FastAPI(title="SolarHub API (FastAPI reference)", version=VERSION, lifespan=lifespan,
+              openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url="/api/v1/redoc",
+              redirect_slashes=False)
+
+
+def _cors_origins() -> list[str]:
+    """`cors_allowed_origins` as shared/src/cors.rs reads it: comma-separated, a trailing `/` dropped."""
+    with open(SPIN_TOML, "rb") as f:
+        default = tomllib.load(f)["variables"]["cors_allowed_origins"].get("default", "")
+    setting = os.environ.get("SPIN_VARIABLE_CORS_ALLOWED_ORIGINS", default)
+    return [o for o in (part.strip().rstrip("/") for part in setting.split(",")) if o]
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware, only for requests naming an origin: like the Rust entry layer,
+    a request without `Origin` costs nothing and gets no `Vary: Origin`."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+# CORS as the entry layer answers it (shared/src/cors.rs), with Starlette's middleware.
+app.add_middleware(CORS, allow_origins=_cors_origins(),
+                   allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                   allow_headers=["Authorization", "Content-Type"],
+                   expose_headers=["Deprecation", "Link", "Location", "Retry-After", "WWW-Authenticate"],
+                   max_age=600)
+
+
+@app.exception_handler(StoreUnavailable)
+async def store_unavailable(_: Request, exc: StoreUnavailable):
+    return JSONResponse({"detail": f"{exc.label} is unavailable", "store": exc.label}, status_code=503)
+
+
+@app.exception_handler(RequestValidationError)
+async def validation_failed(_: Request, exc: RequestValidationError):
+    # pydantic's items as the Rust side writes them: no `ctx`, and a missing field's input is null.
+    return JSONResponse({"detail": jsonable_encoder([
+        {"type": e["type"], "loc": e["loc"], "msg": e["msg"], "input": None if e["type"] == "missing" else e.get("input")}
+        for e in exc.errors()])}, status_code=422)
+
+
+@app.exception_handler(Exception)
+async def internal_error(_: Request, exc: Exception):
+    request_id = secrets.token_hex(8)
+    log.error("error request_id=%s: %r", request_id, exc)
+    return JSONResponse({"detail": "Internal Server Error", "request_id": request_id}, status_code=500)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_stores(request: Request) -> Stores:
+    return request.app.state.stores
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoresDep = Annotated[Stores, Depends(get_stores)]
+
+# ---- the bearer guard (functions/auth-guard) ---------------------------------------------------
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
+
+
+class AccessClaims(BaseModel):
+    name: str
+    roles: list[str]
+    perms: list[str]
+    sid: str
+
+
+@dataclass
+class Caller:
+    user_id: int
+    username: str
+    roles: list[str]
+    permissions: list[str]
+    token_id: str
+    session_id: str
+    expires_at: int
+
+
+def verify_token(token: str, secret: str) -> Caller:
+    if len(token) > MAX_TOKEN_LEN:
+        raise unauthorized(INVALID)
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
+                            leeway=CLOCK_SKEW_SECS, options={"require": ["exp", "nbf", "jti", "sub"]})
+        custom = AccessClaims.model_validate(claims)
+    except jwt.ExpiredSignatureError:
+        raise unauthorized(EXPIRED) from None
+    except (jwt.PyJWTError, ValidationError):
+        raise unauthorized(INVALID) from None
+    sub, jti = claims["sub"], claims["jti"]
+    if not re.fullmatch(r"\+?[0-9]{1,20}", sub) or int(sub) >= 2**64 or not jti or not custom.sid:
+        raise unauthorized(INVALID)
+    return Caller(int(sub), custom.name, custom.roles, custom.perms, jti, custom.sid, int(claims["exp"]))
+
+
+def require(permission: str | None = None):
+    async def authorize(token: Annotated[str | None, Depends(oauth2)],
+                        settings: SettingsDep, stores: StoresDep) -> Caller:
+        token = (token or "").strip()
+        if not token:  # nothing to check against Redis: answer before touching it
+            raise unauthorized(NOT_AUTHENTICATED)
+        caller = verify_token(token, settings.jwt_secret)
+        p = settings.prefix
+        with redis_errors("redis:main"):  # one round trip: the token or its whole session revoked?
+            revoked = await stores.redis["main"].exists(
+                f"{p}auth:revoked:jti:{caller.token_id}", f"{p}auth:revoked:sid:{caller.session_id}")
+        if revoked > 0:
+            raise unauthorized(REVOKED)
+        if permission is not None and permission not in caller.permissions:
+            raise HTTPException(403, f"Missing permission: {permission}")
+        return caller
+
+    return authorize
+
+
+# ---- users (shared/src/guest/users.rs) ---------------------------------------------------------
+
+
+class UserView(BaseModel):
+    id: int
+    username: str
+    email: str
+    full_name: str | None
+    roles: list[str]
+    permissions: list[str]
+    active: bool
+    created_at: str | None
+    last_login_at: str | None
+
+
+@dataclass
+class UserRecord:
+    view: UserView
+    password_hash: str
+
+
+def add_grant(user: UserView, role: str | None, permission: str | None) -> None:
+    if role is not None and role not in user.roles:
+        user.roles.append(role)
+    if permission is not None and permission not in user.permissions:
+        user.permissions.append(permission)
+
+
+async def find_user(db: Db, cur, *, user_id: int | None = None, username: str | None = None,
+                    tz: timezone) -> UserRecord | None:
+    """One user with roles and permissions, in one round trip."""
+    condition, param = ("u.id = %s", user_id) if user_id is not None else ("u.username = %s", username)
+    await cur.execute(
+        "SELECT u.id, u.username, u.email, u.full_name, u.password_hash, u.active, "
+        "CAST(u.created_at AS CHAR) AS created_at, CAST(u.last_login_at AS CHAR) AS last_login_at, "
+        "r.name AS role, p.name AS permission "
+        f"FROM {db.table('users')} u "
+        f"LEFT JOIN {db.table('user_roles')} ur ON ur.user_id = u.id "
+        f"LEFT JOIN {db.table('roles')} r ON r.id = ur.role_id "
+        f"LEFT JOIN {db.table('role_permissions')} rp ON rp.role_id = r.id "
+        f"LEFT JOIN {db.table('permissions')} p ON p.id = rp.permission_id "
+        f"WHERE {condition} ORDER BY r.name, p.name", (param,))
+    rows = await cur.fetchall()
+    if not rows:
+        return None
+    uid, uname, email, full_name, pw_hash, active, created, last_login = rows[0][:8]
+    view = UserView(id=uid, username=uname, email=email, full_name=full_name, roles=[], permissions=[],
+                    active=bool(active), created_at=iso(created, tz), last_login_at=iso(last_login, tz))
+    for row in rows:
+        add_grant(view, row[8], row[9])
+    view.permissions.sort()
+    return UserRecord(view, pw_hash)
+
+
+# ---- passwords (shared/src/password.rs, argon2id only) -----------------------------------------
+
+HASHER = argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16,
+                               type=argon2.Type.ID)  # argon2id v19 m=19456 t=2 p=1, as the Rust side
+
+
+def _candidates(password: str, legacy_salt: str | None) -> list[str]:
+    forms = [unicodedata.normalize("NFKD", password)]
+    if forms[0] != password:
+        forms.append(password)
+    if legacy_salt:  # Flask-Security's pre-hashed form: base64(HMAC-SHA512(salt, password))
+        forms += [base64.b64encode(hmac.new(legacy_salt.encode(), f.encode(), hashlib.sha512).digest()).decode()
+                  for f in forms]
+    return forms
+
+
+def verify_password(password: str, stored: str, legacy_salt: str | None) -> bool:
+    try:
+        p = argon2.extract_parameters(stored)
+    except argon2.exceptions.InvalidHashError:
+        log.warning("login: stored hash unusable (only argon2id is supported here)")
+        return False
+    if (p.type is not argon2.Type.ID or p.memory_cost > 102_400 or p.memory_cost * p.time_cost > 409_600
+            or p.parallelism > 16):
+        log.warning("login: stored argon2 hash outside the accepted parameters")
+        return False
+    if len(password) > 1024:
+        return False
+    for candidate in _candidates(password, legacy_salt):
+        try:
+            if HASHER.verify(stored, candidate):
+                return True
+        except argon2.exceptions.VerifyMismatchError:
+            continue
+        except argon2.exceptions.VerificationError as e:
+            log.warning("login: stored hash unusable: %s", e)
+            return False
+    return False
+
+
+def rehash_password(password: str) -> str:
+    return HASHER.hash(unicodedata.normalize("NFKD", password))
+
+
+def needs_rehash(stored: str) -> bool:
+    try:
+        return HASHER.check_needs_rehash(stored)
+    except argon2.exceptions.InvalidHashError:
+        return True
+
+
+# ---- auth routes (functions/auth) --------------------------------------------------------------
+
+
+class LoginBody(BaseModel):
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+    grant_type: str | None = Field(None, pattern="^password$")
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+MAX_BODY_BYTES = 64 * 1024  # as shared/src/guest/entry.rs
+
+
+def too_large() -> HTTPException:
+    return HTTPException(413, f"Request body is larger than {MAX_BODY_BYTES} bytes")
+
+
+async def read_fields(request: Request) -> dict:
+    """JSON object or OAuth2 password form, by content type (shared/src/forms.rs)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large()
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise too_large()
+    if media == "application/x-www-form-urlencoded":
+        try:
+            return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise body_error("json_invalid", ["body"], "Body is not valid UTF-8") from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise body_error("json_invalid", ["body"], "JSON decode error") from None
+    if not isinstance(data, dict):
+        raise body_error("model_attributes_type", ["body"],
+                         "Input should be a valid dictionary or object to extract fields from", data)
+    return data
+
+
+class Throttle:
+    """Failed logins per username, attempts per address (functions/auth/src/throttle.rs)."""
+
+    def __init__(self, r: aioredis.Redis, s: Settings, username: str, address: str) -> None:
+        self.r, self.s = r, s
+        self.user_key = f"{s.prefix}auth:throttle:user:{username.lower()}"
+        self.address_key = f"{s.prefix}auth:throttle:addr:{address}"
+
+    async def admit(self) -> None:
+        with redis_errors("redis:main"):
+            user_failures, attempts = (int(v or 0) for v in await self.r.mget(self.user_key, self.address_key))
+            for key, n, limit in ((self.user_key, user_failures, self.s.max_failures_per_user),
+                                  (self.address_key, attempts, self.s.max_attempts_per_address)):
+                if n >= limit:
+                    ttl = await self.r.ttl(key)
+                    retry = ttl if ttl > 0 else self.s.throttle_window
+                    raise HTTPException(429, "Too many attempts; try again later",
+                                        headers={"Retry-After": str(retry)})
+            await self.bump(self.address_key)
+
+    async def bump(self, key: str) -> None:
+        with redis_errors("redis:main"):
+            if await self.r.incr(key) == 1:
+                await self.r.expire(key, self.s.throttle_window)
+
+    async def succeeded(self) -> None:
+        with redis_errors("redis:main"):
+            await self.r.delete(self.user_key)
+
+
+LOGIN_SCHEMA = LoginBody.model_json_schema()
+
+
+@app.post("/api/v1/auth/login", response_model=TokenPair, tags=["auth"], openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": LOGIN_SCHEMA},
+                                  "application/x-www-form-urlencoded": {"schema": LOGIN_SCHEMA}}}})
+async def login(request: Request, settings: SettingsDep, stores: StoresDep) -> TokenPair:
+    fields = {k: v for k, v in (await read_fields(request)).items() if v is not None}
+    try:
+        body = LoginBody.model_validate(fields)
+    except ValidationError as e:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]) from None
+    r = stores.redis["main"]
+    throttle = Throttle(r, settings, body.username, request.client.host if request.client else "unknown")
+    await throttle.admit()
+
+    ess = stores.db("ess")
+    async with ess.cursor() as cur:
+        user = await find_user(ess, cur, username=body.username, tz=settings.site_tz)
+    if user is not None:
+        verified = await run_in_threadpool(verify_password, body.password, user.password_hash, settings.legacy_salt)
+    else:  # the same work as a real verification, so timing does not reveal unknown users
+        await run_in_threadpool(rehash_password, body.password)
+        verified = False
+    if user is None or not verified:
+        await throttle.bump(throttle.user_key)
+        raise unauthorized("Incorrect username or password")
+    await throttle.succeeded()
+    if not user.view.active:
+        raise HTTPException(403, "Missing permission: an active account")
+
+    new_hash = await run_in_threadpool(rehash_password, body.password) if needs_rehash(user.password_hash) else None
+    async with ess.cursor() as cur:
+        users = ess.table("users")
+        if new_hash is not None:
+            await cur.execute(f"UPDATE {users} SET password_hash = %s, last_login_at = UTC_TIMESTAMP(), "
+                              "updated_at = UTC_TIMESTAMP() WHERE id = %s", (new_hash, user.view.id))
+        else:
+            await cur.execute(f"UPDATE {users} SET last_login_at = UTC_TIMESTAMP() WHERE id = %s", (user.view.id,))
+    return await issue(r, settings, user.view, secrets.token_hex(16))
+
+
+async def issue(r: aioredis.Redis, s: Settings, user: UserView, session_id: str) -> TokenPair:
+    now = int(time.time())
+    access = jwt.encode({"iat": now, "exp": now + s.access_ttl, "nbf": now, "iss": ISSUER, "sub": str(user.id),
+                         "aud": AUDIENCE, "jti": secrets.token_hex(16), "name": user.username,
+                         "roles": user.roles, "perms": user.permissions, "sid": session_id},
+                        s.jwt_secret, algorithm="HS256")
+    refresh = secrets.token_urlsafe(32)
+    key = f"{s.prefix}auth:refresh:{hashlib.sha256(refresh.encode()).hexdigest()}"
+    sessions = f"{s.prefix}auth:sessions:{user.id}"
+    with redis_errors("redis:main"):  # the same four commands as the Rust side, one at a time
+        await r.hset(key, mapping={"uid": user.id, "sid": session_id, "uses": 0})
+        await r.expire(key, s.refresh_ttl)
+        await r.sadd(sessions, session_id)
+        await r.expire(sessions, s.refresh_ttl)
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=s.access_ttl)
+
+
+@app.get("/api/v1/auth/me", response_model=UserView, tags=["auth"])
+async def me(caller: Annotated[Caller, Depends(require())], settings: SettingsDep, stores: StoresDep) -> UserView:
+    ess = stores.db("ess")
+    async with ess.cursor() as cur:
+        user = await find_user(ess, cur, user_id=caller.user_id, tz=settings.site_tz)
+    if user is None or not user.view.active:  # a deleted or deactivated account's token must not work
+        raise unauthorized(REVOKED)
+    return user.view
+
+
+# ---- admin: user list (functions/admin) ---------------------------------------------------------
+
+
+class Sort(str, Enum):
+    username = "username"
+    username_desc = "-username"
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    last_login_at = "last_login_at"
+    last_login_at_desc = "-last_login_at"
+    id = "id"
+
+
+ORDER_BY = {
+    Sort.id: "u.id ASC", Sort.username: "u.username ASC, u.id ASC", Sort.username_desc: "u.username DESC, u.id DESC",
+    Sort.created_at: "u.created_at ASC, u.id ASC", Sort.created_at_desc: "u.created_at DESC, u.id DESC",
+    Sort.last_login_at: "u.last_login_at ASC, u.id ASC", Sort.last_login_at_desc: "u.last_login_at DESC, u.id DESC",
+}
+
+
+class UserListQuery(BaseModel):
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=100)
+    q: str | None = Field(None, max_length=255, description="substring of username, email or full name")
+    role: str | None = None
+    active: bool | None = None
+    sort: Sort = Sort.id
+
+    @model_validator(mode="before")
+    @classmethod
+    def blank_is_absent(cls, data):  # `?q=&role=` lists everyone, as the Rust side does
+        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
+
+
+class UserPage(BaseModel):
+    items: list[UserView]
+    total: int
+    page: int
+    page_size: int
+
+
+def like_pattern(text: str) -> str:
+    return "%" + re.sub(r"([!%_])", r"!\1", text) + "%"
+
+
+@app.get("/api/v1/admin/users", response_model=UserPage, tags=["admin"])
+async def list_users(params: Annotated[UserListQuery, Query()],
+                     _: Annotated[Caller, Depends(require(PERM_USERS_ADMIN))],
+                     settings: SettingsDep, stores: StoresDep) -> UserPage:
+    ess = stores.db("ess")
+    async with ess.cursor() as cur:
+        if params.role is not None:
+            await cur.execute(
+                "SELECT r.id, r.name, EXISTS (SELECT 1 FROM "
+                f"{ess.table('role_permissions')} rp JOIN {ess.table('permissions')} p ON p.id = rp.permission_id "
+                f"WHERE rp.role_id = r.id AND p.name = %s) AS admin FROM {ess.table('roles')} r ORDER BY r.name",
+                (PERM_USERS_ADMIN,))
+            names = [row[1] for row in await cur.fetchall()]
+            if params.role not in names:
+                quoted = [f"'{n}'" for n in names]
+                one_of = quoted[-1] if len(quoted) < 2 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+                raise body_error("enum", ["query", "role"], f"Input should be {one_of}", params.role)
+        conditions, values = [], []
+        if params.q is not None:
+            conditions.append("(u.username LIKE %s ESCAPE '!' OR u.email LIKE %s ESCAPE '!' "
+                              "OR u.full_name LIKE %s ESCAPE '!')")
+            values += [like_pattern(params.q)] * 3
+        if params.role is not None:
+            conditions.append(f"EXISTS (SELECT 1 FROM {ess.table('user_roles')} ur JOIN {ess.table('roles')} r "
+                              "ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.name = %s)")
+            values.append(params.role)
+        if params.active is not None:
+            conditions.append("u.active = %s")
+            values.append(int(params.active))
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        users = ess.table("users")
+        await cur.execute(f"SELECT COUNT(*) AS total FROM {users} u{where}", values)
+        total = (await cur.fetchone())[0]
+        offset = min((params.page - 1) * params.page_size, 2**64 - 1)
+        await cur.execute(
+            "SELECT u.id, u.username, u.email, u.full_name, u.active, CAST(u.created_at AS CHAR) AS created_at, "
+            f"CAST(u.last_login_at AS CHAR) AS last_login_at FROM {users} u{where} "
+            f"ORDER BY {ORDER_BY[params.sort]} LIMIT %s OFFSET %s", [*values, params.page_size, offset])
+        tz = settings.site_tz
+        items = [UserView(id=i, username=u, email=e or "", full_name=f, roles=[], permissions=[], active=bool(a),
+                          created_at=iso(c, tz), last_login_at=iso(ll, tz))
+                 for i, u, e, f, a, c, ll in await cur.fetchall()]
+        if items:  # roles and permissions of the page's users, in one query
+            by_id = {u.id: u for u in items}
+            await cur.execute(
+                f"SELECT ur.user_id, r.name AS role, p.name AS permission FROM {ess.table('user_roles')} ur "
+                f"JOIN {ess.table('roles')} r ON r.id = ur.role_id "
+                f"LEFT JOIN {ess.table('role_permissions')} rp ON rp.role_id = r.id "
+                f"LEFT JOIN {ess.table('permissions')} p ON p.id = rp.permission_id "
+                f"WHERE ur.user_id IN ({', '.join(['%s'] * len(items))}) ORDER BY r.name, p.name", list(by_id))
+            for user_id, role, permission in await cur.fetchall():
+                if user_id in by_id:
+                    add_grant(by_id[user_id], role, permission)
+            for u in items:
+                u.permissions.sort()
+    return UserPage(items=items, total=total, page=min(params.page, 2**64 - 1), page_size=params.page_size)
+
+
+# ---- system: health (functions/system, shared/src/guest/health.rs) ------------------------------
+
+
+class DependencyCheck(BaseModel):
+    name: str
+    kind: Literal["mysql", "redis"]
+    ok: bool
+    latency_ms: float
+    error: Literal["unreachable", "database_missing", "query_failed", "misconfigured"] | None = None
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    checked_at: str
+    detail: str | None = None
+    dependencies: list[DependencyCheck]
+
+
+def _check(name: str, kind: str, ms: float, error: str | None = None) -> DependencyCheck:
+    return DependencyCheck(name=name, kind=kind, ok=error is None, latency_ms=round(ms, 2), error=error)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+async def _probe_server(pool: aiomysql.Pool, names: list[str]) -> tuple[list[str | None], float]:
+    """One round trip answers every database on a server: which of them exist? (errors, ms)"""
+    started = time.perf_counter()
+    try:
+        conn = await pool.acquire()
+    except (pymysql.err.MySQLError, OSError, asyncio.TimeoutError) as e:
+        log.warning("health: mysql unreachable: %s", e)
+        return ["unreachable"] * len(names), _ms_since(started)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN "
+                              f"({','.join(['%s'] * len(names))})", names)
+            present = {row[0] for row in await cur.fetchall()}
+    except (pymysql.err.MySQLError, OSError, asyncio.TimeoutError) as e:
+        log.warning("health: mysql check failed: %s", e)
+        return ["query_failed"] * len(names), _ms_since(started)
+    finally:
+        pool.release(conn)
+    return [None if n in present else "database_missing" for n in names], _ms_since(started)
+
+
+async def _ping(name: str, r: aioredis.Redis) -> DependencyCheck:
+    started = time.perf_counter()
+    try:
+        pong = await r.ping()
+    except (redis.exceptions.RedisError, OSError, asyncio.TimeoutError) as e:
+        log.warning("health: %s unreachable: %s", name, e)
+        return _check(name, "redis", _ms_since(started), "unreachable")
+    return _check(name, "redis", _ms_since(started), None if pong is True else "query_failed")
+
+
+@app.get("/api/v1/health", response_model=HealthReport, response_model_exclude_none=True, tags=["system"],
+         responses={503: {"model": HealthReport, "description": "a dependency is down"}})
+async def health(response: Response, settings: SettingsDep, stores: StoresDep) -> HealthReport:
+    servers: dict[str, list[str]] = {}  # server key -> legacy names on it
+    for db in DATABASES:
+        if (where := stores.dbs[db]) is not None:
+            servers.setdefault(where[0], []).append(db)
+    groups = list(servers.items())
+    # Every server and Redis store at once (the Rust side, synchronous, checks them one after another).
+    probes = await asyncio.gather(
+        *(_probe_server(stores.pools[key], [stores.dbs[db][1] for db in dbs]) for key, dbs in groups),
+        *(_ping(f"redis:{which}", stores.redis[which]) for which in ("main", "gtr")))
+    outcome: dict[str, DependencyCheck] = {}
+    for (_, dbs), (errors, ms) in zip(groups, probes[:len(groups)]):
+        for db, error in zip(dbs, errors):
+            outcome[db] = _check(f"mysql:{db}", "mysql", ms, error)
+    checks = [outcome.get(db) or _check(f"mysql:{db}", "mysql", 0.0, "misconfigured") for db in DATABASES]
+    checks += probes[len(groups):]
+    failed = [c.name for c in checks if not c.ok]
+    status = "ok" if not failed else "down" if len(failed) == len(checks) else "degraded"
+    response.status_code = 200 if status == "ok" else 503
+    return HealthReport(status=status, version=VERSION, checked_at=now_iso(settings.site_tz),
+                        detail=f"unavailable: {', '.join(failed)}" if failed else None, dependencies=checks)
+
+
+# ---- Rust-exact parsing and formatting (shared/src/{live,time,params}.rs) ------------------------
+# The Rust side parses numbers with `str::parse` and does civil time arithmetic itself; these do
+# the same, so a 422's input, a live value's staleness and every timestamp come out identical.
+
+# char::is_whitespace (Unicode White_Space): what Rust's `str::trim` strips.
+RUST_WS = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+           "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+I32, I64, I128 = (-(2**31), 2**31 - 1), (-(2**63), 2**63 - 1), (-(2**127), 2**127 - 1)
+U32, U64 = (0, 2**32 - 1), (0, 2**64 - 1)
+_SIGNED, _UNSIGNED = re.compile(r"[+-]?[0-9]+"), re.compile(r"\+?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+                    re.ASCII | re.IGNORECASE)
+
+
+def rust_int(s: str, bounds: tuple[int, int]) -> int | None:
+    """`s.parse::<iN / uN>()`: a sign (only `+` when unsigned) and ASCII digits, within bounds."""
+    if not (_SIGNED if bounds[0] < 0 else _UNSIGNED).fullmatch(s):
+        return None
+    n = int(s)
+    return n if bounds[0] <= n <= bounds[1] else None
+
+
+def rust_f64(s: str) -> float | None:
+    """`s.parse::<f64>()`: no surrounding whitespace, no underscores; `inf`/`NaN` parse."""
+    return float(s) if _FLOAT.fullmatch(s) else None
+
+
+def as_i64(x: float) -> int:
+    """`x as i64` of a finite f64: truncated toward zero, saturating."""
+    return max(I64[0], min(I64[1], int(x)))
+
+
+def rust_display(x: float) -> str:
+    """`format!("{}", x)` of an f64: the shortest digits that read back, never an exponent."""
+    text = format(Decimal(repr(x)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def rust_round(x: float, digits: int) -> float:
+    """shared::site's `(x * 10^d).round() / 10^d`; f64::round takes halves away from zero."""
+    scale = 10.0 ** digits
+    v = x * scale
+    t = float(math.trunc(v))
+    if abs(v - t) >= 0.5:
+        t += math.copysign(1.0, v)
+    return math.copysign(t, v) / scale
+
+
+def rust_sum(xs) -> float:
+    """`Iterator::sum::<f64>()`: left to right from -0.0 (so an empty sum is -0.0)."""
+    total = -0.0
+    for x in xs:
+        total += x
+    return total
+
+
+def days_from_civil(y: int, m: int, d: int) -> int:
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+
+
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, doy - (153 * mp + 2) // 5 + 1
+
+
+def _days_in_month(y: int, m: int) -> int:
+    if m == 2:
+        return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
+    return 30 if m in (4, 6, 9, 11) else 31 if 1 <= m <= 12 else 0
+
+
+def parse_date(b: bytes) -> tuple[int, int, int] | None:
+    """`Date::parse`: `YYYY-MM-DD` (UTF-8 bytes), an impossible date is None."""
+    if len(b) != 10 or b[4:5] != b"-" or b[7:8] != b"-":
+        return None
+    y, m, d = rust_int(b[:4].decode("latin-1"), I32), rust_int(b[5:7].decode("latin-1"), U32), \
+        rust_int(b[8:].decode("latin-1"), U32)
+    if y is None or m is None or d is None or not 1 <= m <= 12 or not 1 <= d <= _days_in_month(y, m):
+        return None
+    return y, m, d
+
+
+def local_date(unix: int, offset: int) -> tuple[int, int, int]:
+    return civil_from_days((unix + offset) // 86_400)
+
+
+def format_date(date: tuple[int, int, int]) -> str:
+    return f"{date[0]:04d}-{date[1]:02d}-{date[2]:02d}"
+
+
+def format_iso(unix: int, offset: int) -> str:
+    """`2026-11-22T09:30:00+08:00`"""
+    local = unix + offset
+    secs = local % 86_400
+    sign, off = ("-", -offset) if offset < 0 else ("+", offset)
+    return (f"{format_date(civil_from_days(local // 86_400))}T{secs // 3600:02d}:{secs // 60 % 60:02d}:"
+            f"{secs % 60:02d}{sign}{off // 3600:02d}:{off // 60 % 60:02d}")
+
+
+def format_mysql_datetime(unix: int) -> str:
+    secs = unix % 86_400
+    return (f"{format_date(civil_from_days(unix // 86_400))} "
+            f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}")
+
+
+def parse_mysql_datetime(s: str | None) -> int | None:
+    """MySQL's UTC `YYYY-MM-DD HH:MM:SS[.ffffff]` as Unix seconds, fraction dropped."""
+    if s is None:
+        return None
+    b = s.encode()
+    date = parse_date(b[:10])
+    if date is None or len(b) < 19 or b[10:11] != b" ":
+        return None
+    parts = [rust_int(p.decode("latin-1"), I64) for p in b[11:19].split(b":")[:3]]
+    if len(parts) < 3 or None in parts or parts[0] > 23 or parts[1] > 59 or parts[2] > 60:
+        return None
+    return days_from_civil(*date) * 86_400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def parse_offset(z: str) -> int | None:
+    """`UtcOffset::parse`: `+08:00`, `-05:30`, `+8`, `Z`; seconds east of UTC."""
+    if z in ("Z", "z"):
+        return 0
+    if not z or z[0] not in "+-":
+        return None
+    h, _, m = z[1:].partition(":")
+    h, m = rust_int(h, I32), rust_int(m, I32) if ":" in z[1:] else 0
+    if h is None or m is None or not 0 <= h <= 14 or not 0 <= m < 60:
+        return None
+    return (h * 3600 + m * 60) * (1 if z[0] == "+" else -1)
+
+
+def parse_iso_datetime(b: bytes, local: int) -> int | None:
+    """`YYYY-MM-DDTHH:MM[:SS[.fraction]]` with an optional `Z` / `±HH:MM` (else site-local)."""
+    date = parse_date(b[:10])
+    if date is None or b[10:11] not in (b"T", b"t", b" "):
+        return None
+    rest = b[11:]
+    zone_at = min((i for i in (rest.find(c) for c in b"Zz+-") if i >= 0), default=len(rest))
+    clock, zone = rest[:zone_at], rest[zone_at:]
+    offset = parse_offset(zone.decode("latin-1")) if zone else local
+    parts = clock.split(b".")[0].split(b":")
+    if offset is None or not 2 <= len(parts) <= 3:
+        return None
+    h, m, sec = (*parts, b"00")[:3]
+    if any(len(p) != 2 for p in (h, m, sec)):
+        return None
+    h, m, sec = (rust_int(p.decode("latin-1"), I64) for p in (h, m, sec))
+    if h is None or m is None or sec is None or h > 23 or m > 59 or sec > 59:
+        return None
+    return days_from_civil(*date) * 86_400 + h * 3600 + m * 60 + sec - offset
+
+
+# ---- path and query parameters (shared/src/params.rs) --------------------------------------------
+# FastAPI's own int/bool coercion differs at the edges (pydantic takes "7.0" and "1_0" as integers
+# and refuses " yes "), so these parameters arrive as strings and are checked the way the Rust side
+# checks them, with the same pydantic-shaped 422 items. A repeated query name takes its last value
+# (FastAPI's rule too); an empty value counts as absent.
+
+
+class FieldError(Exception):
+    def __init__(self, source: str, name: str, type_: str, msg: str, raw: str) -> None:
+        self.item = {"type": type_, "loc": [source, name], "msg": msg, "input": raw}
+
+
+def integer(source: str, name: str, raw: str, lo: int, hi: int | None) -> int:
+    n = rust_int(raw.strip(RUST_WS), I128)
+    if n is None:
+        raise FieldError(source, name, "int_parsing",
+                         "Input should be a valid integer, unable to parse string as an integer", raw)
+    if n < lo:
+        raise FieldError(source, name, "greater_than_equal", f"Input should be greater than or equal to {lo}", raw)
+    if hi is not None and n > hi:
+        raise FieldError(source, name, "less_than_equal", f"Input should be less than or equal to {hi}", raw)
+    return min(n, U64[1])
+
+
+def boolean(source: str, name: str, raw: str) -> bool:
+    word = raw.strip(RUST_WS)
+    word = word.lower() if word.isascii() else word  # to_ascii_lowercase
+    if word in ("true", "1", "yes", "y", "on", "t"):
+        return True
+    if word in ("false", "0", "no", "n", "off", "f"):
+        return False
+    raise FieldError(source, name, "bool_parsing", "Input should be a valid boolean, unable to interpret input", raw)
+
+
+def instant(source: str, name: str, raw: str, offset: int) -> int:
+    """A site-local date (its local midnight) or an ISO 8601 datetime, as Unix seconds."""
+    b = raw.strip(RUST_WS).encode()
+    if len(b) == 10:
+        date = parse_date(b)
+        parsed = None if date is None else days_from_civil(*date) * 86_400 - offset
+    else:
+        parsed = parse_iso_datetime(b, offset)
+    if parsed is None:
+        raise FieldError(source, name, "datetime_from_date_parsing",
+                         "Input should be a valid datetime or date, as YYYY-MM-DD or "
+                         "YYYY-MM-DDTHH:MM:SS[±HH:MM]", raw)
+    return parsed
+
+
+class Checks:
+    """Runs several parameter checks and reports every failure at once, in order."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict] = []
+
+    def run(self, check, *args):
+        try:
+            return check(*args)
+        except FieldError as e:
+            self.errors.append(e.item)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise RequestValidationError(self.errors)
+
+
+def present(value: str | None) -> str | None:
+    return value if value else None
+
+
+# ---- legacy Flask paths (shared/src/http.rs `deprecated`) ----------------------------------------
+
+DEPRECATION = "@1795305600"  # 2026-11-22T00:00:00Z, the day the v1 routes replaced the Flask ones
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The answer the app's exception handlers give `exc`."""
+    if isinstance(exc, RequestValidationError):
+        return await validation_failed(request, exc)
+    if isinstance(exc, StoreUnavailable):
+        return await store_unavailable(request, exc)
+    if isinstance(exc, HTTPException):
+        return await http_exception_handler(request, exc)
+    return await internal_error(request, exc)
+
+
+def legacy(successor: str) -> type[APIRoute]:
+    """Route class of a legacy path: its successor's answer, errors included, marked deprecated
+    (RFC 9745 `Deprecation`, and a `Link` to `successor`, a path template of the same parameters).
+    A 405 comes from the router and is not marked, as on the Rust side."""
+
+    class LegacyRoute(APIRoute):
+        def get_route_handler(self):
+            handler = super().get_route_handler()
+
+            async def deprecated(request: Request) -> Response:
+                try:
+                    response = await handler(request)
+                except Exception as exc:  # noqa: BLE001 - every answer is marked, errors too
+                    response = await error_response(request, exc)
+                response.headers["Deprecation"] = DEPRECATION
+                response.headers["Link"] = f'<{successor.format(**request.path_params)}>; rel="successor-version"'
+                return response
+
+            return deprecated
+
+    return LegacyRoute
+
+
+def add_legacy(path: str, endpoint, successor: str, **kwargs) -> None:
+    app.router.add_api_route(path, endpoint, methods=["GET"], deprecated=True,
+                             route_class_override=legacy(successor), **kwargs)
+
+
+# ---- live values (shared/src/live.rs, guest/stores.rs) -------------------------------------------
+
+PERM_TELEMETRY_READ, PERM_TRADING_READ = "telemetry:read", "trading:read"
+RACK_COUNT, PCS_COUNT = 12, 2
+REDIS_ERRORS = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
+
+
+@dataclass
+class LiveValues:
+    """A collector's live hash; stale without a readable `ts` or when `ts` is further than
+    `live_stale_after_secs` from now (either way)."""
+    fields: dict[str, str]
+    ts: int | None
+    stale: bool
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str], now: int, stale_after: int) -> LiveValues | None:
+        if not fields:
+            return None
+        t = rust_f64(fields["ts"]) if "ts" in fields else None
+        ts = as_i64(t) if t is not None and math.isfinite(t) else None
+        return cls(fields, ts, ts is None or abs(now - ts) > stale_after)
+
+    def text(self, name: str) -> str | None:
+        return self.fields.get(name)
+
+    def f64(self, name: str) -> float | None:
+        raw = self.fields.get(name)
+        x = rust_f64(raw.strip(RUST_WS)) if raw is not None else None
+        return x if x is not None and math.isfinite(x) else None
+
+
+async def live_values(r: aioredis.Redis, key: str, stale_after: int) -> LiveValues | None:
+    """HGETALL of a live hash (prefix included); None when absent."""
+    return LiveValues.from_fields(await r.hgetall(key), int(time.time()), stale_after)
+
+
+# ---- bess: one rack and its alerts (functions/bess, shared/src/{telemetry,alerts}.rs) ------------
+
+RACK_NUMBERS = ("soc", "soh", "voltage", "current", "power_kw", "cell_v_max_mv", "cell_v_min_mv",
+                "temp_max", "temp_min", "temp_avg", "alarm_count")
+
+
+@dataclass
+class RackReading:
+    ts: int
+    status: str
+    soc: float
+    soh: float
+    voltage: float
+    current: float
+    power_kw: float
+    cell_v_max_mv: int
+    cell_v_min_mv: int
+    temp_max: float
+    temp_min: float
+    temp_avg: float
+    alarm_count: int
+
+    @classmethod
+    def from_live(cls, v: LiveValues) -> RackReading | None:
+        """None when a field is missing or unreadable: half a hash counts as no live value."""
+        numbers = [v.f64(name) for name in RACK_NUMBERS]
+        status = v.text("status")
+        if v.ts is None or status is None or None in numbers:
+            return None
+        soc, soh, voltage, current, power, v_max, v_min, t_max, t_min, t_avg, alarms = numbers
+        return cls(v.ts, status, soc, soh, voltage, current, power, as_i64(v_max), as_i64(v_min),
+                   t_max, t_min, t_avg, as_i64(alarms))
+
+
+class RackView(BaseModel):
+    bess_number: int
+    status: str
+    soc: float = Field(description="State of charge, %")
+    soh: float = Field(description="State of health, %")
+    voltage_v: float
+    current_a: float
+    power_kw: float = Field(description="Positive = discharge")
+    cell_voltage_max_mv: int
+    cell_voltage_min_mv: int
+    cell_voltage_delta_mv: int
+    temperature_max_c: float
+    temperature_min_c: float
+    temperature_avg_c: float
+    alarm_count: int
+    source: Literal["realtime", "history"]
+    stale: bool
+    updated_at: str
+
+    @classmethod
+    def of(cls, n: int, r: RackReading, source: str, stale: bool, offset: int) -> RackView:
+        return cls(bess_number=n, status=r.status, soc=r.soc, soh=r.soh, voltage_v=r.voltage,
+                   current_a=r.current, power_kw=r.power_kw, cell_voltage_max_mv=r.cell_v_max_mv,
+                   cell_voltage_min_mv=r.cell_v_min_mv, cell_voltage_delta_mv=r.cell_v_max_mv - r.cell_v_min_mv,
+                   temperature_max_c=r.temp_max, temperature_min_c=r.temp_min, temperature_avg_c=r.temp_avg,
+                   alarm_count=r.alarm_count, source=source, stale=stale, updated_at=format_iso(r.ts, offset))
+
+
+class InternalError(Exception):
+    """A row that does not decode: our bug (a 500 with a request id)."""
+
+
+async def latest_rack_row(db: Db) -> RackReading | None:
+    """The newest `rack_data` row (an index lookup on the `ts` primary key)."""
+    async with db.cursor() as cur:
+        await cur.execute(
+            "SELECT CAST(ts AS CHAR) AS ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, "
+            f"cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count FROM {db.table('rack_data')} "
+            "ORDER BY ts DESC LIMIT 1")
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    ts = parse_mysql_datetime(row[0])
+    if ts is None or None in row:
+        raise InternalError("rack_data: a row did not decode")
+    _, status, soc, soh, voltage, current, power, v_max, v_min, t_max, t_min, t_avg, alarms = row
+    return RackReading(ts, status, float(soc), float(soh), float(voltage), float(current), float(power),
+                       int(v_max), int(v_min), float(t_max), float(t_min), float(t_avg), int(alarms))
+
+
+RACK_NUMBER = Annotated[str, PathParam(description="1..12")]
+TelemetryCaller = Annotated[Caller, Depends(require(PERM_TELEMETRY_READ))]
+AnyCaller = Annotated[Caller, Depends(require())]
+
+
+@app.get("/api/v1/bess/{bess_number}", response_model=RackView, tags=["bess"])
+async def bess_rack(bess_number: RACK_NUMBER, _: TelemetryCaller, settings: SettingsDep,
+                    stores: StoresDep) -> RackView:
+    """Live from the GTR Redis while fresh, else the newest history row, else a stale live value."""
+    checks = Checks()
+    n = checks.run(integer, "path", "bess_number", bess_number, 1, RACK_COUNT)
+    checks.raise_any()
+    offset = settings.site_offset
+    # The live hash; Redis down is not the end: the rack's history may still answer.
+    stale_live, live_error = None, None
+    try:
+        live = await live_values(stores.redis["gtr"], f"{settings.prefix}bess:{n}", settings.live_stale_after)
+    except REDIS_ERRORS as e:
+        log.warning("store redis:gtr failed: %s", e)
+        live_error = StoreUnavailable("redis:gtr")
+    else:
+        reading = RackReading.from_live(live) if live is not None else None
+        if reading is not None and not live.stale:  # fresh: no MySQL query at all
+            return RackView.of(n, reading, "realtime", False, offset)
+        stale_live = reading
+    try:
+        row = await latest_rack_row(stores.db(f"BESS{n}"))
+    except Exception:
+        if stale_live is None:  # MySQL failed too: a stale live value is better than nothing
+            raise
+        row = None
+    if row is not None:
+        return RackView.of(n, row, "history", True, offset)
+    if stale_live is not None:
+        return RackView.of(n, stale_live, "realtime", True, offset)
+    if live_error is not None:  # Redis failed and MySQL has nothing: we cannot say "no data"
+        raise live_error
+    raise HTTPException(404, f"No data for BESS{n}")
+
+
+add_legacy("/api/bams_info/{bess_number}", bess_rack, "/api/v1/bess/{bess_number}",
+           response_model=RackView, tags=["bess"])
+
+
+class AlertView(BaseModel):
+    id: int
+    device_kind: str
+    device_no: int
+    code: str
+    level: str
+    message: str
+    started_at: str
+    cleared_at: str | None
+    active: bool
+    acknowledged: bool
+
+
+class AlertList(BaseModel):
+    items: list[AlertView]
+    count: int
+
+
+async def list_alerts(db: Db, kind: str, number: int | None, active_only: bool, since: int | None,
+                      limit: int, offset: int) -> list[AlertView]:
+    """Alerts of one device kind (one device, or all), newest first (shared/src/guest/alerts.rs)."""
+    sql = ("SELECT id, device_kind, device_no, code, level, message, CAST(started_at AS CHAR) AS started_at, "
+           f"CAST(cleared_at AS CHAR) AS cleared_at, acknowledged FROM {db.table('alerts')} WHERE device_kind = %s")
+    params: list = [kind]
+    if number is not None:
+        sql += " AND device_no = %s"
+        params.append(number)
+    if active_only:
+        sql += " AND cleared_at IS NULL"
+    if since is not None:
+        sql += " AND started_at >= %s"
+        params.append(format_mysql_datetime(since))
+    sql += " ORDER BY started_at DESC, id DESC LIMIT %s"
+    params.append(limit)
+    async with db.cursor() as cur:
+        await cur.execute(sql, params)
+        rows = await cur.fetchall()
+    items = []
+    for id_, device_kind, device_no, code, level, message, started, cleared, acknowledged in rows:
+        started_at, cleared_at = parse_mysql_datetime(started), parse_mysql_datetime(cleared)
+        if started_at is None or None in (id_, device_kind, device_no, code, level, message, acknowledged):
+            raise InternalError("alerts: a row did not decode")
+        items.append(AlertView(id=id_, device_kind=device_kind, device_no=device_no, code=code, level=level,
+                               message=message, started_at=format_iso(started_at, offset),
+                               cleared_at=None if cleared_at is None else format_iso(cleared_at, offset),
+                               active=cleared_at is None, acknowledged=bool(acknowledged)))
+    return items
+
+
+@app.get("/api/v1/bess/alert/rack/{rack_number}", response_model=AlertList, tags=["bess"])
+async def bess_rack_alerts(rack_number: RACK_NUMBER, _: TelemetryCaller, settings: SettingsDep,
+                           stores: StoresDep,
+                           active_only: Annotated[str | None, Query(description="boolean")] = None,
+                           since: Annotated[str | None, Query(description="YYYY-MM-DD or ISO 8601")] = None,
+                           limit: Annotated[str | None, Query(description="1..500, default 100")] = None,
+                           ) -> AlertList:
+    offset = settings.site_offset
+    checks = Checks()  # every bad parameter at once, the path's first
+    n = checks.run(integer, "path", "rack_number", rack_number, 1, RACK_COUNT)
+    active = checks.run(boolean, "query", "active_only", active_only) if present(active_only) else False
+    start = checks.run(instant, "query", "since", since, offset) if present(since) else None
+    count = checks.run(integer, "query", "limit", limit, 1, 500) if present(limit) else 100
+    checks.raise_any()
+    items = await list_alerts(stores.db("ess"), "bess", n, active, start, count, offset)
+    return AlertList(items=items, count=len(items))
+
+
+add_legacy("/api/alert/rack/{rack_number}", bess_rack_alerts, "/api/v1/bess/alert/rack/{rack_number}",
+           response_model=AlertList, tags=["bess"])
+
+
+@app.exception_handler(InternalError)
+async def internal_fault(request: Request, exc: InternalError):
+    return await internal_error(request, exc)
+
+
+# ---- the site: overview and topology (functions/system, shared/src/{site,energy}.rs) ------------
+
+
+@dataclass
+class LiveSite:
+    racks: list  # LiveValues | None, index 0 = BESS1
+    pcs: list  # index 0 = pcs0
+    grid: LiveValues | None = None
+    aux: LiveValues | None = None
+    inverter: LiveValues | None = None
+
+
+async def live_site(stores: Stores, settings: Settings) -> LiveSite:
+    """Every device's live hash, one HGETALL at a time; a Redis store that fails leaves its
+    devices None (the screen still shows the rest)."""
+    p, stale_after = settings.prefix, settings.live_stale_after
+    site = LiveSite(racks=[None] * RACK_COUNT, pcs=[None] * PCS_COUNT)
+    gtr = stores.redis["gtr"]
+    try:
+        racks = [await live_values(gtr, f"{p}bess:{n}", stale_after) for n in range(1, RACK_COUNT + 1)]
+        site.pcs = [await live_values(gtr, f"{p}pcs:{n}", stale_after) for n in range(PCS_COUNT)]
+        site.racks = racks
+    except REDIS_ERRORS as e:
+        log.warning("store redis:gtr failed: %s", e)
+        site.pcs = [None] * PCS_COUNT
+    main = stores.redis["main"]
+    try:
+        grid = await live_values(main, f"{p}meter:MMAIN", stale_after)
+        aux = await live_values(main, f"{p}meter:MAUX", stale_after)
+        site.inverter = await live_values(main, f"{p}inverter:1", stale_after)
+        site.grid, site.aux = grid, aux
+    except REDIS_ERRORS as e:
+        log.warning("store redis:main failed: %s", e)
+        site.inverter = None
+    return site
+
+
+@dataclass
+class Energy:
+    positive_kwh: float = 0.0
+    negative_kwh: float = 0.0
+    gaps: int = 0
+    samples: int = 0
+
+
+PCS_INTERVAL_SECS, MAX_GAP_FACTOR, TODAY_CACHE_SECS = 10, 5, 60
+
+
+def split_trapezoid(p0: float, p1: float, hours: float) -> tuple[float, float]:
+    """The trapezoid from p0 to p1 as (energy above zero, energy below zero)."""
+    if p0 >= 0.0 and p1 >= 0.0:
+        return (p0 + p1) / 2.0 * hours, 0.0
+    if p0 <= 0.0 and p1 <= 0.0:
+        return 0.0, -(p0 + p1) / 2.0 * hours
+    f = p0 / (p0 - p1)  # the line crosses zero here: two triangles
+    first, second = p0 / 2.0 * f * hours, p1 / 2.0 * (1.0 - f) * hours
+    return (first, -second) if p0 > 0.0 else (second, -first)
+
+
+def integrate(samples: list[tuple[int, float]], nominal_secs: int) -> Energy:
+    """Trapezoid integral; an interval over 5 nominal intervals is a gap, not bridged."""
+    max_gap = max(nominal_secs, 1) * MAX_GAP_FACTOR
+    e = Energy(samples=len(samples))
+    for (ta, pa), (tb, pb) in zip(samples, samples[1:]):
+        dt = tb - ta
+        if dt <= 0:
+            continue
+        if dt > max_gap:
+            e.gaps += 1
+            continue
+        pos, neg = split_trapezoid(pa, pb, dt / 3600.0)
+        e.positive_kwh += pos
+        e.negative_kwh += neg
+    return e
+
+
+def cached_energy(value: str | None) -> Energy | None:
+    """`pos neg gaps samples`, as either side writes it."""
+    parts = value.split(" ") if value is not None else []
+    if len(parts) < 4:
+        return None
+    pos, neg = rust_f64(parts[0]), rust_f64(parts[1])
+    gaps, samples = rust_int(parts[2], U32), rust_int(parts[3], U64)
+    if pos is None or neg is None or gaps is None or samples is None:
+        return None
+    return Energy(pos, neg, gaps, samples)
+
+
+async def today_pcs_energy(stores: Stores, settings: Settings, now: int) -> Energy:
+    """Energy through both PCS since local midnight, from their history; reused from Redis for a
+    minute (under the same key and in the same text as the Rust side)."""
+    day = local_date(now, settings.site_offset)
+    start = days_from_civil(*day) * 86_400 - settings.site_offset
+    key = f"{settings.prefix}cache:pcs_energy:{format_date(day)}"
+    r = stores.redis["main"]
+    try:
+        cached = cached_energy(await r.get(key))
+    except REDIS_ERRORS:
+        cached = None
+    if cached is not None:
+        return cached
+    pcs = stores.db("PCS")
+    total = Energy()
+    async with pcs.cursor() as cur:
+        for n in range(PCS_COUNT):
+            await cur.execute(
+                "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts) AS t, p_kw "
+                f"FROM {pcs.table(f'pcs{n}_data')} WHERE ts >= %s AND ts < %s ORDER BY ts",
+                (format_mysql_datetime(start), format_mysql_datetime(now)))
+            e = integrate([(t, kw) for t, kw in await cur.fetchall() if t is not None and kw is not None],
+                          PCS_INTERVAL_SECS)
+            total.positive_kwh += e.positive_kwh
+            total.negative_kwh += e.negative_kwh
+            total.gaps += e.gaps
+            total.samples += e.samples
+    value = f"{rust_display(total.positive_kwh)} {rust_display(total.negative_kwh)} {total.gaps} {total.samples}"
+    try:  # a cache that cannot be written only costs the next request the same computation
+        await r.set(key, value, ex=TODAY_CACHE_SECS)
+    except REDIS_ERRORS:
+        pass
+    return total
+
+
+class AlertCounts(BaseModel):
+    active: int
+    critical: int
+
+
+async def alert_counts(ess: Db) -> AlertCounts:
+    async with ess.cursor() as cur:
+        await cur.execute("SELECT COUNT(*) AS active, COUNT(CASE WHEN level = 'critical' THEN 1 END) AS critical "
+                          f"FROM {ess.table('alerts')} WHERE cleared_at IS NULL")
+        row = await cur.fetchone()
+    active, critical = row if row is not None else (0, 0)
+    return AlertCounts(active=max(int(active or 0), 0), critical=max(int(critical or 0), 0))
+
+
+async def current_mode(schedule: Db, now: int) -> str:
+    """The mode of the schedule event running now (not cancelled), or `idle`."""
+    at = format_mysql_datetime(now)
+    async with schedule.cursor() as cur:
+        await cur.execute(f"SELECT mode FROM {schedule.table('events')} WHERE start_at <= %s AND end_at > %s "
+                          "AND status <> 'cancelled' ORDER BY start_at DESC LIMIT 1", (at, at))
+        row = await cur.fetchone()
+    return row[0] if row is not None and row[0] is not None else "idle"
+
+
+class Ratings(BaseModel):
+    name: str
+    rack_count: int
+    rack_capacity_kwh: float
+    storage_capacity_kwh: float
+    pcs_count: int
+    pcs_rated_kw: float
+    power_rating_kw: float
+
+
+def ratings(s: Settings) -> Ratings:
+    return Ratings(name=s.site_name, rack_count=RACK_COUNT, rack_capacity_kwh=s.rack_capacity_kwh,
+                   storage_capacity_kwh=s.rack_capacity_kwh * RACK_COUNT, pcs_count=PCS_COUNT,
+                   pcs_rated_kw=s.pcs_rated_kw, power_rating_kw=s.pcs_rated_kw * PCS_COUNT)
+
+
+class BessSummary(BaseModel):
+    online: int
+    total: int
+    average_soc: float | None = Field(description="Mean SOC of the online racks, %")
+    total_power_kw: float
+
+
+class PcsSummary(BaseModel):
+    running: int
+    faulted: int
+    total: int
+    total_p_kw: float
+
+
+class GridSummary(BaseModel):
+    kw: float | None
+    frequency_hz: float | None
+    stale: bool
+
+
+class TodayEnergy(BaseModel):
+    charge_kwh: float
+    discharge_kwh: float
+    gaps: int
+
+
+class Overview(BaseModel):
+    site: Ratings
+    bess: BessSummary
+    pcs: PcsSummary
+    grid: GridSummary
+    today: TodayEnergy
+    alerts: AlertCounts
+    mode: str
+    updated_at: str
+
+
+def fresh(values: list) -> list[LiveValues]:
+    return [v for v in values if v is not None and not v.stale]
+
+
+def bess_summary(site: LiveSite) -> BessSummary:
+    """Only fresh racks count, and not those saying `offline`."""
+    online = [v for v in fresh(site.racks) if v.text("status") is not None and v.text("status") != "offline"]
+    socs = [x for v in online if (x := v.f64("soc")) is not None]
+    return BessSummary(online=len(online), total=RACK_COUNT,
+                       average_soc=rust_round(rust_sum(socs) / len(socs), 2) if socs else None,
+                       total_power_kw=rust_round(rust_sum(x for v in online if (x := v.f64("power_kw")) is not None), 3))
+
+
+def pcs_summary(site: LiveSite) -> PcsSummary:
+    live = fresh(site.pcs)
+    return PcsSummary(running=sum(v.text("status") == "run" for v in live),
+                      faulted=sum(v.text("status") == "fault" for v in live), total=PCS_COUNT,
+                      total_p_kw=rust_round(rust_sum(x for v in live if (x := v.f64("p_kw")) is not None), 3))
+
+
+def grid_summary(site: LiveSite) -> GridSummary:
+    g = site.grid
+    return GridSummary(kw=g.f64("KW_tot") if g else None, frequency_hz=g.f64("freq") if g else None,
+                       stale=g is None or g.stale)
+
+
+@app.get("/api/v1/system/overview", response_model=Overview, tags=["system"])
+async def system_overview(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> Overview:
+    now = int(time.time())
+    site = await live_site(stores, settings)
+    today = await today_pcs_energy(stores, settings, now)
+    alerts = await alert_counts(stores.db("ess"))
+    mode = await current_mode(stores.db("schedule"), now)
+    return Overview(site=ratings(settings), bess=bess_summary(site), pcs=pcs_summary(site), grid=grid_summary(site),
+                    today=TodayEnergy(charge_kwh=rust_round(today.negative_kwh, 3),
+                                      discharge_kwh=rust_round(today.positive_kwh, 3), gaps=today.gaps),
+                    alerts=alerts, mode=mode, updated_at=format_iso(now, settings.site_offset))
+
+
+add_legacy("/api/system_overview", system_overview, "/api/v1/system/overview", response_model=Overview,
+           tags=["system"])
+
+
+class Node(BaseModel):
+    id: str
+    kind: str
+    name: str
+    status: str = Field(description="the device's status word; `stale` when old, `unknown` without one")
+    metrics: dict[str, float | None]
+    updated_at: str | None
+    children: list[Node] = Field(default_factory=list, exclude_if=lambda children: not children)
+
+
+def node(id_: str, kind: str, name: str, live: LiveValues | None, metrics: list[tuple[str, str]],
+         offset: int) -> Node:
+    status = "unknown" if live is None else "stale" if live.stale else live.text("status") or "ok"
+    # Labels in key order, as the Rust side's JSON map (a BTreeMap) writes them.
+    return Node(id=id_, kind=kind, name=name, status=status,
+                metrics={label: live.f64(field) if live else None for label, field in sorted(metrics)},
+                updated_at=format_iso(live.ts, offset) if live is not None and live.ts is not None else None)
+
+
+@app.get("/api/v1/system/topology", response_model=Node, tags=["system"])
+async def system_topology(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> Node:
+    """Site → meters, PV inverter, PCS → racks (pcs0 serves BESS1-6, pcs1 BESS7-12)."""
+    site = await live_site(stores, settings)
+    off = settings.site_offset
+    meter = [("kw", "KW_tot"), ("frequency_hz", "freq")]
+    children = [node("meter:MMAIN", "meter", "MMAIN (grid)", site.grid, meter, off),
+                node("meter:MAUX", "meter", "MAUX (auxiliary)", site.aux, meter, off),
+                node("inverter:1", "inverter", "INVERTER_1 (PV)", site.inverter,
+                     [("ac_kw", "ac_kw"), ("today_kwh", "today_kwh")], off)]
+    per_pcs = RACK_COUNT // PCS_COUNT
+    for p in range(PCS_COUNT):
+        pcs = node(f"pcs:{p}", "pcs", f"pcs{p}", site.pcs[p], [("p_kw", "p_kw"), ("q_kvar", "q_kvar")], off)
+        pcs.children = [node(f"bess:{n}", "bess", f"BESS{n}", site.racks[n - 1],
+                             [("soc", "soc"), ("power_kw", "power_kw")], off)
+                        for n in range(p * per_pcs + 1, (p + 1) * per_pcs + 1)]
+        children.append(pcs)
+    return Node(id="site", kind="site", name=settings.site_name, status="ok", metrics={}, updated_at=None,
+                children=children)
+
+
+add_legacy("/api/topology", system_topology, "/api/v1/system/topology", response_model=Node, tags=["system"])
+
+
+# ---- the dashboard's frame: sidebar and header (functions/config, shared/src/frame.rs) ----------
+
+
+class MenuEntry(BaseModel):
+    id: str
+    label: str
+    path: str
+    permission: str
+
+
+MENU = [MenuEntry(id=i, label=label, path=path, permission=perm) for i, label, path, perm in [
+    ("overview", "Overview", "/overview", PERM_TELEMETRY_READ),
+    ("topology", "Topology", "/topology", PERM_TELEMETRY_READ),
+    ("bess", "Battery racks", "/bess", PERM_TELEMETRY_READ),
+    ("pcs", "PCS", "/pcs", PERM_TELEMETRY_READ),
+    ("meters", "Meters and PV", "/meters", PERM_TELEMETRY_READ),
+    ("alerts", "Alerts", "/alerts", PERM_TELEMETRY_READ),
+    ("analysis", "Analysis", "/analysis", PERM_TELEMETRY_READ),
+    ("schedule", "Schedule", "/schedule", PERM_TRADING_READ),
+    ("income", "Income", "/income", PERM_TRADING_READ),
+    ("execution", "Execution rate", "/execution-rate", PERM_TRADING_READ),
+    ("users", "Users", "/admin/users", PERM_USERS_ADMIN),
+]]
+
+
+class Devices(BaseModel):
+    racks: list[int]
+    pcs: list[int]
+    meters: list[str] = Field(description="meters with a live hash, by name (found by SCAN)")
+
+
+class Badges(BaseModel):
+    alerts_bess: int
+    alerts_pcs: int
+    alerts_total: int
+
+
+class Sidebar(BaseModel):
+    menu: list[MenuEntry]
+    devices: Devices | None
+    badges: Badges | None
+
+
+@app.get("/api/v1/config/sidebar", response_model=Sidebar, tags=["config"])
+async def config_sidebar(caller: AnyCaller, settings: SettingsDep, stores: StoresDep) -> Sidebar:
+    """Menu entries the caller's permissions allow; device lists and alert badges only for callers
+    who may read telemetry (they name the site's equipment and its faults)."""
+    menu = [e for e in MENU if e.permission in caller.permissions]
+    if PERM_TELEMETRY_READ not in caller.permissions:
+        return Sidebar(menu=menu, devices=None, badges=None)
+    pattern = f"{settings.prefix}meter:*"
+    keys, cursor = set(), 0
+    with redis_errors("redis:main"):  # SCAN, never KEYS: it does not block the server
+        while True:
+            cursor, batch = await stores.redis["main"].scan(cursor, match=pattern, count=200)
+            keys.update(batch)
+            if cursor == 0:
+                break
+    meters = [k[len(pattern) - 1:] for k in sorted(keys)]
+    ess = stores.db("ess")
+    async with ess.cursor() as cur:
+        await cur.execute(f"SELECT device_kind, COUNT(*) AS n FROM {ess.table('alerts')} "
+                          "WHERE cleared_at IS NULL GROUP BY device_kind")
+        active = {kind: max(int(n), 0) for kind, n in await cur.fetchall() if kind is not None and n is not None}
+    bess, pcs = active.get("bess", 0), active.get("pcs", 0)
+    return Sidebar(menu=menu, devices=Devices(racks=list(range(1, RACK_COUNT + 1)), pcs=list(range(PCS_COUNT)),
+                                              meters=meters),
+                   badges=Badges(alerts_bess=bess, alerts_pcs=pcs, alerts_total=bess + pcs))
+
+
+add_legacy("/api/sidebar_info", config_sidebar, "/api/v1/config/sidebar", response_model=Sidebar, tags=["config"])
+
+
+class CallerView(BaseModel):
+    username: str
+    roles: list[str]
+
+
+class Connectivity(BaseModel):
+    mysql: bool
+    redis_main: bool
+    redis_gtr: bool
+
+
+class Header(BaseModel):
+    site_name: str
+    now: str
+    caller: CallerView
+    mode: str | None = Field(description="`dreg`, `edreg` or `idle`; null when the schedule could not be read")
+    connectivity: Connectivity
+    active_alerts: int | None = Field(description="null when the alert log could not be read")
+
+
+@app.get("/api/v1/config/header", response_model=Header, tags=["config"])
+async def config_header(caller: AnyCaller, settings: SettingsDep, stores: StoresDep) -> Header:
+    """200 even with a store down: reporting connectivity is what it is for. (The guard read the
+    main Redis: reaching here means it answered.)"""
+    now = int(time.time())
+    try:
+        redis_gtr = bool(await stores.redis["gtr"].ping())
+    except REDIS_ERRORS:
+        redis_gtr = False
+    try:
+        active, mode = (await alert_counts(stores.db("ess"))).active, await current_mode(stores.db("schedule"), now)
+    except Exception as e:  # noqa: BLE001 - reported, not fatal
+        log.warning("header: mysql: %r", e)
+        active, mode = None, None
+    return Header(site_name=settings.site_name, now=format_iso(now, settings.site_offset),
+                  caller=CallerView(username=caller.username, roles=caller.roles), mode=mode,
+                  connectivity=Connectivity(mysql=active is not None, redis_main=True, redis_gtr=redis_gtr),
+                  active_alerts=active)
+
+
+add_legacy("/api/header_info", config_header, "/api/v1/config/header", response_model=Header, tags=["config"])
