@@ -185,8 +185,13 @@ pub fn schemas() -> Map<String, Value> {
                 "cleared_at": {"anyOf": [time, {"type": "null"}]},
                 "active": {"type": "boolean", "description": "Not yet cleared"},
                 "acknowledged": {"type": "boolean"},
+                "acknowledged_by": {"anyOf": [integer, {"type": "null"}], "description": "User id of who acknowledged it"},
+                "acknowledged_at": {"anyOf": [time, {"type": "null"}]},
             },
-            "required": ["id", "device_kind", "device_no", "code", "level", "message", "started_at", "cleared_at", "active", "acknowledged"],
+            "required": [
+                "id", "device_kind", "device_no", "code", "level", "message", "started_at",
+                "cleared_at", "active", "acknowledged", "acknowledged_by", "acknowledged_at",
+            ],
         },
         "AlertList": {
             "title": "AlertList",
