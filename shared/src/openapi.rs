@@ -63,6 +63,7 @@ pub fn document() -> Value {
             {"name": "auth", "description": "Tokens: login, refresh, logout, the caller"},
             {"name": "admin", "description": "User administration (users:admin)"},
             {"name": "bess", "description": "Battery racks: live status and alerts (telemetry:read)"},
+            {"name": "pcs", "description": "Power conversion systems: live status and alerts (telemetry:read)"},
             {"name": "docs", "description": "This document, Swagger UI and ReDoc"},
         ],
         "paths": paths,
