@@ -1,7 +1,7 @@
 # SolarHub: `make up` serves the app on http://127.0.0.1:3000, `make test` runs every test.
 # Everything builds into one target dir ($CARGO_TARGET_DIR, default ./target).
 
-COMPONENTS := solarhub-system solarhub-auth-guard solarhub-auth solarhub-admin solarhub-docs solarhub-bess solarhub-config solarhub-meters
+COMPONENTS := solarhub-system solarhub-auth-guard solarhub-auth solarhub-admin solarhub-docs solarhub-bess solarhub-config solarhub-meters solarhub-pcs solarhub-alerts
 FIXTURES   := solarhub-fixture-probe solarhub-fixture-greeter
 NATIVE     := -p solarhub-shared -p solarhub-host -p solarhub-cli -p solarhub-admin
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)

@@ -4,7 +4,8 @@
 
 Standard library only. Started by bench/run.sh; see bench/README.md for what it measures.
 Everything it creates (databases `bench<pid><hex>_*`, Redis keys with that prefix, a temp dir,
-the server processes) is removed on exit; nothing else is touched. All traffic is to 127.0.0.1.
+the server processes, the live-value simulator) is removed on exit; nothing else is touched. All
+traffic is to 127.0.0.1.
 
 Environment (all optional):
   DURATION=5        seconds per measured wrk run
@@ -75,6 +76,11 @@ ROUTES = [
     Route("admin-users", "`GET /api/v1/admin/users` (admin)", "/api/v1/admin/users", auth="admin"),
     Route("health", "`GET /api/v1/health`", "/api/v1/health"),
     Route("openapi", "`GET /api/v1/openapi.json`", "/api/v1/openapi.json"),
+    # Live values kept fresh by `solarhub simulate` during the runs: the rack answers from Redis.
+    Route("bess", "`GET /api/v1/bess/1` (viewer)", "/api/v1/bess/1", auth="viewer"),
+    Route("overview", "`GET /api/v1/system/overview` (viewer)", "/api/v1/system/overview",
+          auth="viewer"),
+    Route("header", "`GET /api/v1/config/header` (viewer)", "/api/v1/config/header", auth="viewer"),
 ]
 
 # Start-up time is spawn → first 200 of this path (public, no stores on any runtime).
@@ -538,6 +544,7 @@ class Bench:
         self.created_databases = False
         self.results: dict = {"routes": {}, "startup_ms": {}, "idle_rss_kb": {}}
         self.meta: dict = {}
+        self.simulator: subprocess.Popen | None = None
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -639,6 +646,39 @@ class Bench:
         env["SOLARHUB_REF_OPENAPI"] = document
         log(f"databases {self.prefix}* migrated, {SEED_DAYS} day(s) seeded, 2 users "
             f"({time.monotonic() - started:.1f} s)")
+        self.start_simulator(cli_env)
+
+    def start_simulator(self, cli_env: dict):
+        """`solarhub simulate`: the live hashes (racks, PCS, meters, inverter) updated every second
+        from the seeded state on, so live routes answer from fresh Redis values as on a running
+        site. One connection per Redis store, opened now; it writes no MySQL rows."""
+        out = open(os.path.join(self.tmp, "simulate.out"), "wb")
+        try:
+            # Its own session, like the servers: stopped with its whole process group.
+            self.simulator = subprocess.Popen([self.cli, "simulate", "--quiet"], env=cli_env,
+                                              cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=out,
+                                              stderr=out, start_new_session=True)
+        finally:
+            out.close()
+        deadline = time.monotonic() + 30
+        while not self.redis.cmd("EXISTS", f"{self.prefix}bess:1"):
+            if self.simulator.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"solarhub simulate wrote no live values:\n{self.simulator_log()}")
+            time.sleep(0.1)
+        log(f"solarhub simulate running (pid {self.simulator.pid}), live values fresh")
+
+    def simulator_log(self) -> str:
+        try:
+            with open(os.path.join(self.tmp, "simulate.out"), errors="replace") as f:
+                return "".join(f.readlines()[-15:])
+        except OSError:
+            return ""
+
+    def stop_simulator(self):
+        if self.simulator is not None:
+            stop(self.simulator)
+            log("solarhub simulate stopped")
+            self.simulator = None
 
     def define_runtimes(self, env: dict):
         shutil.copy(os.path.join(REPO, "runtime-config.toml"), self.tmp)
@@ -731,6 +771,9 @@ class Bench:
         keys = list(self.runtimes)
         lua_dir = self.tmp
         for i, route in enumerate(self.routes):
+            if self.simulator is not None and self.simulator.poll() is not None:
+                raise BenchError("solarhub simulate exited (live values would go stale):\n"
+                                 f"{self.simulator_log()}")
             present = [k for k in keys if (not route.only or k in route.only)
                        and (route.key, k) not in self.skip]
             order = present[i % len(present):] + present[:i % len(present)] if present else []
@@ -933,6 +976,10 @@ class Bench:
     # -- cleanup -------------------------------------------------------------------------------
 
     def cleanup(self):
+        try:  # first: it reads and writes the stores that go next
+            self.stop_simulator()
+        except Exception as e:  # keep cleaning
+            log(f"stopping solarhub simulate: {e}")
         for rt in self.runtimes.values():
             for proc in rt.spawned:
                 try:
@@ -979,6 +1026,7 @@ class Bench:
         self.check_statuses()
         self.measure_startup()
         self.measure_routes()
+        self.stop_simulator()
         self.collect_meta()
         text = self.report()
         print(text)

@@ -1,7 +1,7 @@
 """SolarHub API, FastAPI reference implementation (benchmark baseline only, not the product).
 
 The same routes, queries, Redis commands, JWT checks and JSON bodies as the Rust/Spin components
-(functions/{system,auth,admin,auth-guard}, shared/src/guest/*), written the way a FastAPI team
+(functions/{system,auth,admin,auth-guard,bess,config}, shared/src/guest/*), written the way a FastAPI team
 would ship them: aiomysql and redis.asyncio pools opened at start-up, pydantic models,
 dependencies for the bearer token, argon2id through argon2-cffi in the thread pool.
 
@@ -1273,6 +1273,8 @@ class AlertView(BaseModel):
     cleared_at: str | None
     active: bool
     acknowledged: bool
+    acknowledged_by: int | None = Field(description="who acknowledged it (null: nobody, or that user is gone)")
+    acknowledged_at: str | None
 
 
 class AlertList(BaseModel):
@@ -1280,34 +1282,44 @@ class AlertList(BaseModel):
     count: int
 
 
-async def list_alerts(db: Db, kind: str, number: int | None, active_only: bool, since: int | None,
-                      limit: int, offset: int) -> list[AlertView]:
-    """Alerts of one device kind (one device, or all), newest first (shared/src/guest/alerts.rs)."""
-    sql = ("SELECT id, device_kind, device_no, code, level, message, CAST(started_at AS CHAR) AS started_at, "
-           f"CAST(cleared_at AS CHAR) AS cleared_at, acknowledged FROM {db.table('alerts')} WHERE device_kind = %s")
-    params: list = [kind]
+ALERT_COLUMNS = ("id, device_kind, device_no, code, level, message, CAST(started_at AS CHAR) AS started_at, "
+                 "CAST(cleared_at AS CHAR) AS cleared_at, acknowledged, acknowledged_by, "
+                 "CAST(acknowledged_at AS CHAR) AS acknowledged_at")
+
+
+async def list_alerts(db: Db, kind: str | None, number: int | None, active_only: bool, level: str | None,
+                      since: int | None, limit: int, offset: int) -> list[AlertView]:
+    """Alerts of some devices matching the filters, newest first (shared/src/guest/alerts.rs)."""
+    clauses, params = [], []
+    if kind is not None:
+        clauses.append("device_kind = %s")
+        params.append(kind)
     if number is not None:
-        sql += " AND device_no = %s"
+        clauses.append("device_no = %s")
         params.append(number)
     if active_only:
-        sql += " AND cleared_at IS NULL"
+        clauses.append("cleared_at IS NULL")
+    if level is not None:
+        clauses.append("level = %s")
+        params.append(level)
     if since is not None:
-        sql += " AND started_at >= %s"
+        clauses.append("started_at >= %s")
         params.append(format_mysql_datetime(since))
-    sql += " ORDER BY started_at DESC, id DESC LIMIT %s"
-    params.append(limit)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     async with db.cursor() as cur:
-        await cur.execute(sql, params)
+        await cur.execute(f"SELECT {ALERT_COLUMNS} FROM {db.table('alerts')}{where} "
+                          "ORDER BY started_at DESC, id DESC LIMIT %s", [*params, limit])
         rows = await cur.fetchall()
     items = []
-    for id_, device_kind, device_no, code, level, message, started, cleared, acknowledged in rows:
-        started_at, cleared_at = parse_mysql_datetime(started), parse_mysql_datetime(cleared)
-        if started_at is None or None in (id_, device_kind, device_no, code, level, message, acknowledged):
+    for id_, device_kind, device_no, code, level_, message, started, cleared, ack, ack_by, ack_at in rows:
+        started_at, cleared_at, acked_at = (parse_mysql_datetime(t) for t in (started, cleared, ack_at))
+        if started_at is None or None in (id_, device_kind, device_no, code, level_, message, ack):
             raise InternalError("alerts: a row did not decode")
-        items.append(AlertView(id=id_, device_kind=device_kind, device_no=device_no, code=code, level=level,
+        items.append(AlertView(id=id_, device_kind=device_kind, device_no=device_no, code=code, level=level_,
                                message=message, started_at=format_iso(started_at, offset),
                                cleared_at=None if cleared_at is None else format_iso(cleared_at, offset),
-                               active=cleared_at is None, acknowledged=bool(acknowledged)))
+                               active=cleared_at is None, acknowledged=bool(ack), acknowledged_by=ack_by,
+                               acknowledged_at=None if acked_at is None else format_iso(acked_at, offset)))
     return items
 
 
@@ -1325,7 +1337,7 @@ async def bess_rack_alerts(rack_number: RACK_NUMBER, _: TelemetryCaller, setting
     start = checks.run(instant, "query", "since", since, offset) if present(since) else None
     count = checks.run(integer, "query", "limit", limit, 1, 500) if present(limit) else 100
     checks.raise_any()
-    items = await list_alerts(stores.db("ess"), "bess", n, active, start, count, offset)
+    items = await list_alerts(stores.db("ess"), "bess", n, active, None, start, count, offset)
     return AlertList(items=items, count=len(items))
 
 
@@ -1675,11 +1687,11 @@ async def config_sidebar(caller: AnyCaller, settings: SettingsDep, stores: Store
     if PERM_TELEMETRY_READ not in caller.permissions:
         return Sidebar(menu=menu, devices=None, badges=None)
     pattern = f"{settings.prefix}meter:*"
-    keys, cursor = set(), 0
-    with redis_errors("redis:main"):  # SCAN, never KEYS: it does not block the server
-        while True:
-            cursor, batch = await stores.redis["main"].scan(cursor, match=pattern, count=200)
-            keys.update(batch)
+    keys, cursor = [], 0
+    with redis_errors("redis:main"):  # SCAN, never KEYS (it blocks the server); a bounded number of rounds
+        for _ in range(10_000):
+            cursor, batch = await stores.redis["main"].scan(cursor, match=pattern, count=1000, _type="hash")
+            keys += batch
             if cursor == 0:
                 break
     meters = [k[len(pattern) - 1:] for k in sorted(keys)]

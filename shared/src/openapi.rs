@@ -10,6 +10,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod alerts;
 mod frame;
 mod meters;
 mod telemetry;
@@ -49,6 +50,7 @@ pub fn document() -> Value {
     .chain(telemetry::paths())
     .chain(frame::paths())
     .chain(meters::paths())
+    .chain(alerts::paths())
     {
         paths.insert(path.to_owned(), item);
     }
@@ -69,11 +71,13 @@ pub fn document() -> Value {
             {"name": "bess", "description": "Battery racks: live status and alerts (telemetry:read)"},
             {"name": "config", "description": "The dashboard's frame: sidebar and header (any valid token)"},
             {"name": "meters", "description": "Meters and the PV inverter: live values and today's energy (telemetry:read)"},
+            {"name": "pcs", "description": "Power conversion systems: live status and alerts (telemetry:read)"},
+            {"name": "alerts", "description": "The site's alert log (telemetry:read) and acknowledgement (alerts:ack)"},
             {"name": "docs", "description": "This document, Swagger UI and ReDoc"},
         ],
         "paths": paths,
         "components": {
-            "schemas": schemas_with([telemetry::schemas(), frame::schemas(), meters::schemas()]),
+            "schemas": schemas_with([telemetry::schemas(), frame::schemas(), meters::schemas(), alerts::schemas()]),
             "responses": responses(),
             "headers": headers(),
             "securitySchemes": {
@@ -929,6 +933,63 @@ mod tests {
         assert!(doc["paths"]["/api/v1/health"]["get"]
             .get("deprecated")
             .is_none());
+    }
+
+    #[test]
+    fn telemetry_and_alert_operations_name_their_permissions() {
+        use crate::schema::ess::{PERM_ALERTS_ACK, PERM_TELEMETRY_READ};
+        let doc = document();
+        for (path, method, permission) in [
+            ("/api/v1/bess/{bess_number}", "get", PERM_TELEMETRY_READ),
+            ("/api/v1/pcs/{pcs_number}", "get", PERM_TELEMETRY_READ),
+            ("/api/pcs_info/{pcs_number}", "get", PERM_TELEMETRY_READ),
+            ("/api/v1/pcs/alert", "get", PERM_TELEMETRY_READ),
+            ("/api/alert/pcs", "get", PERM_TELEMETRY_READ),
+            ("/api/v1/alerts", "get", PERM_TELEMETRY_READ),
+            ("/api/v1/alerts/{alert_id}/ack", "post", PERM_ALERTS_ACK),
+        ] {
+            let op = &doc["paths"][path][method];
+            assert_eq!(op["x-permission"], permission, "{method} {path}");
+            for status in ["401", "403", "422", "503"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} {status}"
+                );
+            }
+        }
+        for legacy in ["/api/pcs_info/{pcs_number}", "/api/alert/pcs"] {
+            let op = &doc["paths"][legacy]["get"];
+            assert_eq!(op["deprecated"], true, "{legacy}");
+            assert!(op["responses"]["200"]["headers"]["Link"].is_object());
+        }
+        let ack = &doc["paths"]["/api/v1/alerts/{alert_id}/ack"]["post"];
+        assert!(ack["responses"].get("404").is_some());
+        assert_eq!(
+            ack["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Alert"
+        );
+        let alert = &doc["components"]["schemas"]["Alert"]["required"];
+        for field in ["acknowledged_by", "acknowledged_at"] {
+            assert!(alert.as_array().unwrap().contains(&json!(field)), "{field}");
+        }
+        let list = &doc["paths"]["/api/v1/alerts"]["get"]["parameters"];
+        let names: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "device_kind",
+                "device_no",
+                "level",
+                "active_only",
+                "since",
+                "limit"
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,10 @@ use serde::Serialize;
 use crate::live::LiveValues;
 use crate::time::{format_iso, UtcOffset};
 
+mod pcs;
+
+pub use pcs::{PcsReading, PcsView, Phases};
+
 /// Where a shown value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -119,7 +119,7 @@ fn rack_alerts(req: &Request, raw: &str) -> Result<Response, ApiError> {
     };
     let db = stores.db(Database::Ess)?;
     let devices = Devices {
-        kind: ess::DEVICE_BESS,
+        kind: Some(ess::DEVICE_BESS),
         number: Some(n),
     };
     let items = alerts::list(&db, &devices, &filter, offset)?;

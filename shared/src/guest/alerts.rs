@@ -1,7 +1,8 @@
-//! Reading the alert log (`ess.alerts`).
+//! Reading and acknowledging the alert log (`ess.alerts`). Every listing (one rack, the PCS, the
+//! whole site) goes through the same filter, so the routes cannot disagree about what matches.
 
 use super::bindings::mysql::ParameterValue;
-use super::rows::Rows;
+use super::rows::{Row, Rows};
 use super::stores::Db;
 use crate::alerts::{AlertFilter, AlertView};
 use crate::error::ApiError;
@@ -10,60 +11,131 @@ use crate::time::{format_iso, format_mysql_datetime, parse_mysql_datetime, UtcOf
 
 /// Which device(s) a listing is about.
 pub struct Devices<'a> {
-    pub kind: &'a str,
-    /// One device of that kind, or all of them.
+    /// One kind (`bess`, `pcs`), or every kind.
+    pub kind: Option<&'a str>,
+    /// One device number (of that kind, or of any kind), or all of them.
     pub number: Option<u8>,
 }
 
-/// Alerts of `devices` matching `filter`, newest first (the device/time indexes serve it).
+/// The columns of an [`AlertView`]; DATETIMEs as text, which Spin's MySQL connector can carry.
+const COLUMNS: &str = "id, device_kind, device_no, code, level, message, \
+    CAST(started_at AS CHAR) AS started_at, CAST(cleared_at AS CHAR) AS cleared_at, \
+    acknowledged, acknowledged_by, CAST(acknowledged_at AS CHAR) AS acknowledged_at";
+
+/// `WHERE ...` (possibly empty) for `devices` and `filter`, and its parameters. Its columns lead
+/// the alert indexes (device, kind + time, active + level).
+fn conditions(devices: &Devices<'_>, filter: &AlertFilter) -> (String, Vec<ParameterValue>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if let Some(kind) = devices.kind {
+        clauses.push("device_kind = ?");
+        params.push(ParameterValue::Str(kind.to_owned()));
+    }
+    if let Some(n) = devices.number {
+        clauses.push("device_no = ?");
+        params.push(ParameterValue::Uint8(n));
+    }
+    if filter.active_only {
+        clauses.push("cleared_at IS NULL");
+    }
+    if let Some(level) = filter.level {
+        clauses.push("level = ?");
+        params.push(ParameterValue::Str(level.to_owned()));
+    }
+    if let Some(since) = filter.since {
+        clauses.push("started_at >= ?");
+        params.push(ParameterValue::Str(format_mysql_datetime(since)));
+    }
+    if clauses.is_empty() {
+        (String::new(), params)
+    } else {
+        (format!(" WHERE {}", clauses.join(" AND ")), params)
+    }
+}
+
+/// Alerts of `devices` matching `filter`, newest first, at most `filter.limit`.
 pub fn list(
     db: &Db,
     devices: &Devices<'_>,
     filter: &AlertFilter,
     offset: UtcOffset,
 ) -> Result<Vec<AlertView>, ApiError> {
-    let mut sql = format!(
-        "SELECT id, device_kind, device_no, code, level, message, \
-                CAST(started_at AS CHAR) AS started_at, CAST(cleared_at AS CHAR) AS cleared_at, \
-                acknowledged \
-         FROM {} WHERE device_kind = ?",
+    let (conditions, mut params) = conditions(devices, filter);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {}{conditions} ORDER BY started_at DESC, id DESC LIMIT ?",
         db.table(ALERTS)
     );
-    let mut params = vec![ParameterValue::Str(devices.kind.to_owned())];
-    if let Some(n) = devices.number {
-        sql.push_str(" AND device_no = ?");
-        params.push(ParameterValue::Uint8(n));
-    }
-    if filter.active_only {
-        sql.push_str(" AND cleared_at IS NULL");
-    }
-    if let Some(since) = filter.since {
-        sql.push_str(" AND started_at >= ?");
-        params.push(ParameterValue::Str(format_mysql_datetime(since)));
-    }
-    sql.push_str(" ORDER BY started_at DESC, id DESC LIMIT ?");
     params.push(ParameterValue::Uint64(filter.limit));
     let set = db.query(&sql, &params)?;
     Rows::new(&set)
         .iter()
-        .map(|row| {
-            let cleared = row.str("cleared_at").and_then(parse_mysql_datetime);
-            Some(AlertView {
-                id: u64::try_from(row.i64("id")?).ok()?,
-                device_kind: row.string("device_kind")?,
-                device_no: u8::try_from(row.i64("device_no")?).ok()?,
-                code: row.string("code")?,
-                level: row.string("level")?,
-                message: row.string("message")?,
-                started_at: format_iso(
-                    row.str("started_at").and_then(parse_mysql_datetime)?,
-                    offset,
-                ),
-                cleared_at: cleared.map(|t| format_iso(t, offset)),
-                active: cleared.is_none(),
-                acknowledged: row.bool("acknowledged")?,
-            })
-        })
+        .map(|row| decode(&row, offset))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| super::internal("alerts", &"a row did not decode"))
+}
+
+/// How many alerts of `devices` match `filter`, ignoring its limit.
+pub fn count(db: &Db, devices: &Devices<'_>, filter: &AlertFilter) -> Result<u64, ApiError> {
+    let (conditions, params) = conditions(devices, filter);
+    let sql = format!("SELECT COUNT(*) AS n FROM {}{conditions}", db.table(ALERTS));
+    let set = db.query(&sql, &params)?;
+    Rows::new(&set)
+        .first()
+        .and_then(|row| u64::try_from(row.i64("n")?).ok())
+        .ok_or_else(|| super::internal("alerts", &"COUNT(*) did not decode"))
+}
+
+/// The alert with this id, if any.
+pub fn find(db: &Db, id: u64, offset: UtcOffset) -> Result<Option<AlertView>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM {} WHERE id = ?", db.table(ALERTS));
+    let set = db.query(&sql, &[ParameterValue::Uint64(id)])?;
+    let rows = Rows::new(&set);
+    match rows.first() {
+        None => Ok(None),
+        Some(row) => decode(&row, offset)
+            .map(Some)
+            .ok_or_else(|| super::internal("alerts", &"a row did not decode")),
+    }
+}
+
+/// Acknowledges alert `id` as user `by`, now, unless it is acknowledged already: the condition in
+/// the one UPDATE keeps the first acknowledgement's who and when, even against a concurrent one.
+/// Then the alert as it now is; `None` when no alert has this id.
+pub fn acknowledge(
+    db: &Db,
+    id: u64,
+    by: u64,
+    offset: UtcOffset,
+) -> Result<Option<AlertView>, ApiError> {
+    let sql = format!(
+        "UPDATE {} SET acknowledged = 1, acknowledged_by = ?, acknowledged_at = UTC_TIMESTAMP() \
+         WHERE id = ? AND acknowledged = 0",
+        db.table(ALERTS)
+    );
+    db.execute(
+        &sql,
+        &[ParameterValue::Uint64(by), ParameterValue::Uint64(id)],
+    )?;
+    find(db, id, offset)
+}
+
+fn decode(row: &Row<'_>, offset: UtcOffset) -> Option<AlertView> {
+    let time = |column: &str| row.str(column).and_then(parse_mysql_datetime);
+    let cleared = time("cleared_at");
+    Some(AlertView {
+        id: u64::try_from(row.i64("id")?).ok()?,
+        device_kind: row.string("device_kind")?,
+        device_no: u8::try_from(row.i64("device_no")?).ok()?,
+        code: row.string("code")?,
+        level: row.string("level")?,
+        message: row.string("message")?,
+        started_at: format_iso(time("started_at")?, offset),
+        cleared_at: cleared.map(|t| format_iso(t, offset)),
+        active: cleared.is_none(),
+        acknowledged: row.bool("acknowledged")?,
+        acknowledged_by: row
+            .i64("acknowledged_by")
+            .and_then(|v| u64::try_from(v).ok()),
+        acknowledged_at: time("acknowledged_at").map(|t| format_iso(t, offset)),
+    })
 }

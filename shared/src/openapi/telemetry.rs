@@ -1,11 +1,11 @@
-//! The live-site (telemetry) operations and their schemas.
+//! The live-site (telemetry) operations and their schemas: battery racks and PCS.
 
 use serde_json::{json, Map, Value};
 
 use super::{json_content, map, protected, query_param, response_ref, schema_ref, with_common};
 use crate::alerts::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::schema::ess::PERM_TELEMETRY_READ;
-use crate::schema::RACK_COUNT;
+use crate::schema::{PCS_COUNT, RACK_COUNT};
 
 /// `(path, item)` of every telemetry route, legacy paths included.
 pub fn paths() -> Vec<(&'static str, Value)> {
@@ -27,6 +27,13 @@ pub fn paths() -> Vec<(&'static str, Value)> {
             "/api/alert/rack/{rack_number}",
             rack_alerts(Some("/api/v1/bess/alert/rack/{rack_number}")),
         ),
+        ("/api/v1/pcs/{pcs_number}", pcs(None)),
+        (
+            "/api/pcs_info/{pcs_number}",
+            pcs(Some("/api/v1/pcs/{pcs_number}")),
+        ),
+        ("/api/v1/pcs/alert", pcs_alerts(None)),
+        ("/api/alert/pcs", pcs_alerts(Some("/api/v1/pcs/alert"))),
     ]
 }
 
@@ -49,7 +56,7 @@ pub(super) fn read_responses(ok: Value) -> Map<String, Value> {
 }
 
 /// A legacy Flask path: same operation, deprecated, its 200 carrying `Deprecation` and `Link`.
-fn legacy(mut op: Map<String, Value>, successor: &str) -> Map<String, Value> {
+pub(super) fn legacy(mut op: Map<String, Value>, successor: &str) -> Map<String, Value> {
     let id = op
         .get("operationId")
         .and_then(Value::as_str)
@@ -144,7 +151,7 @@ fn rack(successor: Option<&str>) -> Value {
     })
 }
 
-fn alert_params() -> Vec<Value> {
+pub(super) fn alert_params() -> Vec<Value> {
     vec![
         query_param("active_only", "Only alerts not yet cleared", json!({"type": "boolean", "default": false})),
         query_param(
@@ -172,6 +179,42 @@ fn rack_alerts(successor: Option<&str>) -> Value {
         "parameters": [number_param("rack_number", "Rack Number", 1, RACK_COUNT)],
         "get": operation(op, successor),
     })
+}
+
+fn pcs(successor: Option<&str>) -> Value {
+    let mut responses = read_responses(json!({
+        "description": "The PCS's newest reading",
+        "content": json_content(schema_ref("PcsStatus")),
+    }));
+    responses.insert("404".into(), response_ref("NotFound"));
+    let op = map(json!({
+        "tags": ["pcs"],
+        "summary": "A PCS's status",
+        "description": "Live from Redis while fresh (`live_stale_after_secs`); otherwise the PCS's \
+            newest history row, with `source: history` and `stale: true`. 404 when the PCS has no \
+            data at all; 503 only when neither store can answer.",
+        "operationId": "pcs_status",
+        "responses": with_common(responses, true),
+    }));
+    json!({
+        "parameters": [number_param("pcs_number", "Pcs Number", 0, PCS_COUNT - 1)],
+        "get": operation(op, successor),
+    })
+}
+
+fn pcs_alerts(successor: Option<&str>) -> Value {
+    let responses = read_responses(json!({
+        "description": "The alerts of both PCS, newest first",
+        "content": json_content(schema_ref("AlertList")),
+    }));
+    let op = map(json!({
+        "tags": ["pcs"],
+        "summary": "The PCS alerts",
+        "operationId": "pcs_alerts",
+        "parameters": alert_params(),
+        "responses": with_common(responses, true),
+    }));
+    json!({ "get": operation(op, successor) })
 }
 
 /// The schemas these operations use.
@@ -274,6 +317,41 @@ pub fn schemas() -> Map<String, Value> {
                 "source", "stale", "updated_at",
             ],
         },
+        "PcsStatus": {
+            "title": "PcsStatus",
+            "type": "object",
+            "properties": {
+                "pcs_number": {"type": "integer", "minimum": 0, "maximum": PCS_COUNT - 1},
+                "status": {"type": "string", "enum": ["run", "stop", "fault"]},
+                "p_kw": {"type": "number", "description": "Active power, kW; positive = discharge"},
+                "q_kvar": {"type": "number", "description": "Reactive power, kVAr"},
+                "dc_voltage_v": number,
+                "dc_current_a": number,
+                "ac_voltage_v": schema_ref("Phases"),
+                "ac_current_a": schema_ref("Phases"),
+                "frequency_hz": number,
+                "fault_codes": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "description": "The active fault codes; empty when there is no fault",
+                },
+                "source": source,
+                "stale": {"type": "boolean"},
+                "updated_at": time,
+            },
+            "required": [
+                "pcs_number", "status", "p_kw", "q_kvar", "dc_voltage_v", "dc_current_a",
+                "ac_voltage_v", "ac_current_a", "frequency_hz", "fault_codes", "source", "stale",
+                "updated_at",
+            ],
+        },
+        "Phases": {
+            "title": "Phases",
+            "type": "object",
+            "description": "One AC quantity on each phase",
+            "properties": {"a": number, "b": number, "c": number},
+            "required": ["a", "b", "c"],
+        },
         "Alert": {
             "title": "Alert",
             "type": "object",
@@ -288,8 +366,13 @@ pub fn schemas() -> Map<String, Value> {
                 "cleared_at": {"anyOf": [time, {"type": "null"}]},
                 "active": {"type": "boolean", "description": "Not yet cleared"},
                 "acknowledged": {"type": "boolean"},
+                "acknowledged_by": {"anyOf": [integer, {"type": "null"}], "description": "User id of who acknowledged it"},
+                "acknowledged_at": {"anyOf": [time, {"type": "null"}]},
             },
-            "required": ["id", "device_kind", "device_no", "code", "level", "message", "started_at", "cleared_at", "active", "acknowledged"],
+            "required": [
+                "id", "device_kind", "device_no", "code", "level", "message", "started_at",
+                "cleared_at", "active", "acknowledged", "acknowledged_by", "acknowledged_at",
+            ],
         },
         "AlertList": {
             "title": "AlertList",

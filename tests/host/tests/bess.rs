@@ -359,7 +359,7 @@ async fn rack_alerts_are_filtered_and_newest_first(rt: Runtime) {
             "id": body["items"][1]["id"], "device_kind": "bess", "device_no": 3, "code": "TEMP_HI",
             "level": "warning", "message": "High temperature",
             "started_at": "2026-11-21T10:00:00+08:00", "cleared_at": "2026-11-21T11:00:00+08:00",
-            "active": false, "acknowledged": true,
+            "active": false, "acknowledged": true, "acknowledged_by": null, "acknowledged_at": null,
         })
     );
     assert_eq!(codes(all), ["COMM", "TEMP_HI", "CELL_OV"]);
