@@ -70,7 +70,7 @@ class Route:
 
 ROUTES = [
     Route("trivial", "runtime only: `/.well-known/spin/health`", "/.well-known/spin/health",
-          only=("spin", "host")),
+          only=("spin", "spin-lean", "host")),
     Route("no-token", "no token: `GET /api/v1/auth/me` → 401", "/api/v1/auth/me", expect=401),
     Route("me", "`GET /api/v1/auth/me` (viewer)", "/api/v1/auth/me", auth="viewer"),
     Route("admin-users", "`GET /api/v1/admin/users` (admin)", "/api/v1/admin/users", auth="admin"),
@@ -90,7 +90,13 @@ READY_PATH = "/api/v1/openapi.json"
 LEVELS = [("c8", 2, 8), ("c64", 2, 64), ("c1", 1, 1)]
 RSS_LEVEL = "c64"  # the run during which the process tree's RSS is sampled
 
-RUNTIME_NAMES = {"spin": "Spin", "host": "local host", "ref": "FastAPI ref"}
+RUNTIME_NAMES = {"spin": "Spin", "spin-lean": "Spin, keep-resident 0", "host": "local host",
+                 "ref": "FastAPI ref"}
+# `spin-lean` (only when asked for in RUNTIMES) is the same `spin up` with Spin's own knob
+# SPIN_WASMTIME_LINEAR_MEMORY_KEEP_RESIDENT=0 (and the table twin): its pooling allocator then
+# returns an instance's memory when the instance ends instead of keeping 2 MiB of each slot
+# resident, which is most of Spin's memory under load.
+LEAN_ENV = {"SPIN_WASMTIME_LINEAR_MEMORY_KEEP_RESIDENT": "0", "SPIN_WASMTIME_TABLE_KEEP_RESIDENT": "0"}
 MYSQL_HOST, MYSQL_PORT, MYSQL_USER = "127.0.0.1", 3306, "root"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
@@ -559,12 +565,12 @@ class Bench:
             raise BenchError(f"{self.cli} missing: make native")
         if "host" in self.wanted and not os.access(self.host, os.X_OK):
             raise BenchError(f"{self.host} missing: make native")
-        if {"spin", "host"} & set(self.wanted):
+        if {"spin", "spin-lean", "host"} & set(self.wanted):
             missing = [s for s in component_sources() if not os.path.isfile(os.path.join(REPO, s))]
             if missing:
                 raise BenchError(f"components missing ({', '.join(missing)}): make build")
         self.spin = find_spin()
-        if "spin" in self.wanted and not self.spin:
+        if {"spin", "spin-lean"} & set(self.wanted) and not self.spin:
             raise BenchError("no real Spin: set SOLARHUB_SPIN, put spin on PATH or provide "
                              "../shared/tools/spin (or leave it out: RUNTIMES=host,ref)")
         self.ref_dir = os.path.join(REPO, "bench", "reference")
@@ -687,7 +693,7 @@ class Bench:
         for key in self.wanted:
             workdir = os.path.join(self.tmp, key)
             os.makedirs(workdir)
-            if key == "spin":
+            if key in ("spin", "spin-lean"):
                 def argv(addr, workdir=workdir):
                     return [self.spin, "up", "--from", manifest, "--listen", addr,
                             "--runtime-config-file", rc, "--quiet",
@@ -701,7 +707,8 @@ class Bench:
                 def argv(addr):
                     return [self.ref_run, addr]
             # cwd: the temp dir, where no .env is (runtime-config.toml's dotenv_path is relative).
-            self.runtimes[key] = Runtime(key, argv, env, self.tmp, workdir)
+            run_env = dict(env, **LEAN_ENV) if key == "spin-lean" else env
+            self.runtimes[key] = Runtime(key, argv, run_env, self.tmp, workdir)
 
     def start_servers(self):
         for key, rt in self.runtimes.items():
@@ -828,8 +835,8 @@ class Bench:
             "load": "%.2f %.2f %.2f" % os.getloadavg(),
             "commit": git_version(),
             "spin": " ".join(version_of([self.spin, "--version"]).split()[:2])
-            if "spin" in self.runtimes else "—",
-            "host": "solarhub-host (tests/host, wasmtime 48)" if "host" in self.runtimes else "—",
+            if {"spin", "spin-lean"} & set(self.runtimes) else "—",
+            "host": "solarhub-host (tests/host, wasmtime 44)" if "host" in self.runtimes else "—",
             "ref": reference_version(self.ref_dir) if "ref" in self.runtimes else "—",
             "wrk": version_of(["wrk", "-v"]).split(" [")[0],
             "mysql": mysql("SELECT VERSION()").strip(),
@@ -924,14 +931,15 @@ class Bench:
 
     def report(self) -> str:
         m = self.meta
-        who = ", ".join(f"{RUNTIME_NAMES[k]} ({m[k]})" for k in self.runtimes)
+        who = ", ".join(f"{RUNTIME_NAMES[k]} ({m['spin' if k == 'spin-lean' else k]})"
+                        for k in self.runtimes)
         text = [
             f"# Benchmark: {', '.join(RUNTIME_NAMES[k] for k in self.runtimes)}",
             "",
             f"{m['date']} · {m['machine']} · load before the run {m['load']} · commit {m['commit']}",
             "",
             f"Runtimes: {who}. {m['wrk']}; {m['mysql']} (max_connections "
-            f"{m['max_connections']}); Redis {m['redis']}. All three servers run throughout.",
+            f"{m['max_connections']}); Redis {m['redis']}. All servers run throughout.",
             f"Each route: {WARMUP} s warm-up, then wrk for {DURATION} s at 8 connections "
             "(`-t2 -c8`), 64 (`-t2 -c64`) and 1 (`-t1 -c1 --latency`), runtimes interleaved "
             "(order rotated per route). Data: freshly migrated databases with "
