@@ -81,6 +81,10 @@ ROUTES = [
     Route("overview", "`GET /api/v1/system/overview` (viewer)", "/api/v1/system/overview",
           auth="viewer"),
     Route("header", "`GET /api/v1/config/header` (viewer)", "/api/v1/config/header", auth="viewer"),
+    # SCAN of the meter hashes, then one HGETALL per meter; fresh, so no MySQL query.
+    Route("meters", "`GET /api/v1/meters` (viewer)", "/api/v1/meters", auth="viewer"),
+    # One indexed SELECT on ess.alerts; the COUNT only when the page is full (20 of them).
+    Route("alerts", "`GET /api/v1/alerts?limit=20` (viewer)", "/api/v1/alerts?limit=20", auth="viewer"),
 ]
 
 # Start-up time is spawn → first 200 of this path (public, no stores on any runtime).

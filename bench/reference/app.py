@@ -1,9 +1,10 @@
 """SolarHub API, FastAPI reference implementation (benchmark baseline only, not the product).
 
 The same routes, queries, Redis commands, JWT checks and JSON bodies as the Rust/Spin components
-(functions/{system,auth,admin,auth-guard,bess,config}, shared/src/guest/*), written the way a FastAPI team
-would ship them: aiomysql and redis.asyncio pools opened at start-up, pydantic models,
-dependencies for the bearer token, argon2id through argon2-cffi in the thread pool.
+(functions/{system,auth,admin,auth-guard,bess,config,meters,pcs,alerts}, shared/src/guest/*),
+written the way a FastAPI team would ship them: aiomysql and redis.asyncio pools opened at
+start-up, pydantic models, dependencies for the bearer token, argon2id through argon2-cffi in the
+thread pool.
 
 Configuration: the Spin variables of ../../spin.toml, each overridable by SPIN_VARIABLE_<NAME>
 (e.g. SPIN_VARIABLE_JWT_SECRET, SPIN_VARIABLE_DB_ESS_URL), with spin.toml's defaults.
@@ -1134,6 +1135,23 @@ async def live_values(r: aioredis.Redis, key: str, stale_after: int) -> LiveValu
     return LiveValues.from_fields(await r.hgetall(key), int(time.time()), stale_after)
 
 
+def meter_scan_pattern(prefix: str) -> str:
+    """`<prefix>meter:*` with glob characters of the prefix escaped (matched literally)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "meter:*"
+
+
+async def scan_hash_keys(r: aioredis.Redis, pattern: str) -> list[str]:
+    """`SCAN cursor MATCH pattern COUNT 1000 TYPE hash` until the cursor is 0 again (never KEYS,
+    which blocks the server), at most 10 000 rounds; a key may come back more than once."""
+    keys, cursor = [], 0
+    for _ in range(10_000):
+        cursor, batch = await r.scan(cursor, match=pattern, count=1000, _type="hash")
+        keys += batch
+        if cursor == 0:
+            break
+    return keys
+
+
 # ---- bess: one rack and its alerts (functions/bess, shared/src/{telemetry,alerts}.rs) ------------
 
 RACK_NUMBERS = ("soc", "soh", "voltage", "current", "power_kw", "cell_v_max_mv", "cell_v_min_mv",
@@ -1287,9 +1305,9 @@ ALERT_COLUMNS = ("id, device_kind, device_no, code, level, message, CAST(started
                  "CAST(acknowledged_at AS CHAR) AS acknowledged_at")
 
 
-async def list_alerts(db: Db, kind: str | None, number: int | None, active_only: bool, level: str | None,
-                      since: int | None, limit: int, offset: int) -> list[AlertView]:
-    """Alerts of some devices matching the filters, newest first (shared/src/guest/alerts.rs)."""
+def alert_conditions(kind: str | None, number: int | None, active_only: bool, level: str | None,
+                     since: int | None) -> tuple[str, list]:
+    """` WHERE ...` (possibly empty) and its parameters, for a listing and its COUNT alike."""
     clauses, params = [], []
     if kind is not None:
         clauses.append("device_kind = %s")
@@ -1305,22 +1323,30 @@ async def list_alerts(db: Db, kind: str | None, number: int | None, active_only:
     if since is not None:
         clauses.append("started_at >= %s")
         params.append(format_mysql_datetime(since))
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def alert_view(row, offset: int) -> AlertView:
+    id_, device_kind, device_no, code, level_, message, started, cleared, ack, ack_by, ack_at = row
+    started_at, cleared_at, acked_at = (parse_mysql_datetime(t) for t in (started, cleared, ack_at))
+    if started_at is None or None in (id_, device_kind, device_no, code, level_, message, ack):
+        raise InternalError("alerts: a row did not decode")
+    return AlertView(id=id_, device_kind=device_kind, device_no=device_no, code=code, level=level_,
+                     message=message, started_at=format_iso(started_at, offset),
+                     cleared_at=None if cleared_at is None else format_iso(cleared_at, offset),
+                     active=cleared_at is None, acknowledged=bool(ack), acknowledged_by=ack_by,
+                     acknowledged_at=None if acked_at is None else format_iso(acked_at, offset))
+
+
+async def list_alerts(db: Db, kind: str | None, number: int | None, active_only: bool, level: str | None,
+                      since: int | None, limit: int, offset: int) -> list[AlertView]:
+    """Alerts of some devices matching the filters, newest first (shared/src/guest/alerts.rs)."""
+    where, params = alert_conditions(kind, number, active_only, level, since)
     async with db.cursor() as cur:
         await cur.execute(f"SELECT {ALERT_COLUMNS} FROM {db.table('alerts')}{where} "
                           "ORDER BY started_at DESC, id DESC LIMIT %s", [*params, limit])
         rows = await cur.fetchall()
-    items = []
-    for id_, device_kind, device_no, code, level_, message, started, cleared, ack, ack_by, ack_at in rows:
-        started_at, cleared_at, acked_at = (parse_mysql_datetime(t) for t in (started, cleared, ack_at))
-        if started_at is None or None in (id_, device_kind, device_no, code, level_, message, ack):
-            raise InternalError("alerts: a row did not decode")
-        items.append(AlertView(id=id_, device_kind=device_kind, device_no=device_no, code=code, level=level_,
-                               message=message, started_at=format_iso(started_at, offset),
-                               cleared_at=None if cleared_at is None else format_iso(cleared_at, offset),
-                               active=cleared_at is None, acknowledged=bool(ack), acknowledged_by=ack_by,
-                               acknowledged_at=None if acked_at is None else format_iso(acked_at, offset)))
-    return items
+    return [alert_view(row, offset) for row in rows]
 
 
 @app.get("/api/v1/bess/alert/rack/{rack_number}", response_model=AlertList, tags=["bess"])
@@ -1686,15 +1712,10 @@ async def config_sidebar(caller: AnyCaller, settings: SettingsDep, stores: Store
     menu = [e for e in MENU if e.permission in caller.permissions]
     if PERM_TELEMETRY_READ not in caller.permissions:
         return Sidebar(menu=menu, devices=None, badges=None)
-    pattern = f"{settings.prefix}meter:*"
-    keys, cursor = [], 0
-    with redis_errors("redis:main"):  # SCAN, never KEYS (it blocks the server); a bounded number of rounds
-        for _ in range(10_000):
-            cursor, batch = await stores.redis["main"].scan(cursor, match=pattern, count=1000, _type="hash")
-            keys += batch
-            if cursor == 0:
-                break
-    meters = [k[len(pattern) - 1:] for k in sorted(keys)]
+    with redis_errors("redis:main"):
+        keys = await scan_hash_keys(stores.redis["main"], meter_scan_pattern(settings.prefix))
+    name_at = len(f"{settings.prefix}meter:")
+    meters = [k[name_at:] for k in sorted(keys)]
     ess = stores.db("ess")
     async with ess.cursor() as cur:
         await cur.execute(f"SELECT device_kind, COUNT(*) AS n FROM {ess.table('alerts')} "
@@ -1750,3 +1771,454 @@ async def config_header(caller: AnyCaller, settings: SettingsDep, stores: Stores
 
 
 add_legacy("/api/header_info", config_header, "/api/v1/config/header", response_model=Header, tags=["config"])
+
+
+# ---- live or history, per device (shared/src/telemetry.rs `choose`) ------------------------------
+
+
+@dataclass
+class Shown:
+    reading: object
+    source: Literal["realtime", "history"]
+    stale: bool
+
+
+async def live_reading(r: aioredis.Redis, label: str, key: str, stale_after: int, decode):
+    """The live hash at `key` as `(reading, stale)`; None when absent or when it does not decode
+    (half a hash is no live value); the StoreUnavailable (returned, not raised) when Redis failed."""
+    try:
+        values = await live_values(r, key, stale_after)
+    except REDIS_ERRORS as e:
+        log.warning("store %s failed: %s", label, e)
+        return StoreUnavailable(label)
+    reading = decode(values) if values is not None else None
+    return None if reading is None else (reading, values.stale)
+
+
+async def choose(live, history) -> Shown | None:
+    """The live value while fresh (no MySQL query), else the newest history row (`history()`), else
+    a stale live value, else None; Redis failed and MySQL has nothing: Redis' error."""
+    if isinstance(live, tuple) and not live[1]:
+        return Shown(live[0], "realtime", False)
+    stale_live = live[0] if isinstance(live, tuple) else None
+    try:
+        row = await history()
+    except Exception:
+        if stale_live is None:
+            raise
+        return Shown(stale_live, "realtime", True)  # MySQL failed: a stale live value is better
+    if row is not None:
+        return Shown(row, "history", True)
+    if stale_live is not None:
+        return Shown(stale_live, "realtime", True)
+    if isinstance(live, StoreUnavailable):  # we cannot say the device has no data
+        raise live
+    return None
+
+
+# ---- meters and the PV inverter (functions/meters, shared/src/{meters,energy}.rs) ------------------
+
+METER_INTERVAL_SECS, INVERTER_INTERVAL_SECS, MIN_DC_KW_FOR_EFFICIENCY = 10, 60, 0.1
+HISTORY_METERS = ("MMAIN", "MAUX")  # the meters with history tables in the `Meter` database
+METER_FIELDS = ("I_a", "I_b", "I_c", "Vll_ab", "Vll_bc", "Vll_ca", "KW_tot", "KVAR_tot", "PF", "freq")
+
+
+@dataclass
+class MeterReading:
+    ts: int
+    values: dict[str, float]  # METER_FIELDS
+
+    @classmethod
+    def from_live(cls, v: LiveValues) -> MeterReading | None:
+        values = {name: v.f64(name) for name in METER_FIELDS}
+        if v.ts is None or None in values.values():
+            return None
+        return cls(v.ts, values)
+
+
+class MeterView(BaseModel):
+    name: str
+    I_a: float
+    I_b: float
+    I_c: float
+    Vll_ab: float
+    Vll_bc: float
+    Vll_ca: float
+    KW_tot: float = Field(description="Total active power, kW (MMAIN: positive = export)")
+    KVAR_tot: float
+    PF: float
+    freq: float
+    source: Literal["realtime", "history"]
+    stale: bool
+    updated_at: str
+
+    @classmethod
+    def of(cls, name: str, shown: Shown, offset: int, **extra) -> MeterView:
+        r = shown.reading
+        return cls(name=name, **r.values, source=shown.source, stale=shown.stale,
+                   updated_at=format_iso(r.ts, offset), **extra)
+
+
+class MeterList(BaseModel):
+    meters: list[MeterView]
+    meter_count: int
+    total_power: float = Field(description="Sum of KW_tot of the fresh meters only, kW")
+    status: Literal["ok", "stale", "no_data"]
+
+
+class EnergyToday(BaseModel):
+    date: str
+    kwh: float
+    gaps: int
+    samples: int
+    nominal_interval_secs: int
+
+
+class AuxView(MeterView):
+    today: EnergyToday | None = Field(description="null when the Meter database cannot be read")
+
+
+class InverterView(BaseModel):
+    name: str
+    status: str
+    ac_kw: float
+    dc_kw: float
+    efficiency: float | None
+    today_kwh: float | None
+    today_kwh_register: float
+    lifetime_kwh: float
+    today: EnergyToday | None
+    source: Literal["realtime", "history"]
+    stale: bool
+    updated_at: str
+
+
+@dataclass
+class InverterReading:
+    ts: int
+    status: str
+    ac_kw: float
+    dc_kw: float
+    today_kwh: float
+    lifetime_kwh: float
+
+    @classmethod
+    def from_live(cls, v: LiveValues) -> InverterReading | None:
+        numbers = [v.f64(name) for name in ("ac_kw", "dc_kw", "today_kwh", "lifetime_kwh")]
+        status = v.text("status")
+        if v.ts is None or status is None or None in numbers:
+            return None
+        return cls(v.ts, status, *numbers)
+
+
+def meter_names(prefix: str, keys: list[str]) -> list[str]:
+    """The meters behind `<prefix>meter:<name>` keys, plus the history meters, sorted, once each."""
+    head = f"{prefix}meter:"
+    found = {k[len(head):] for k in keys if k.startswith(head) and len(k) > len(head)}
+    return sorted(found | set(HISTORY_METERS))
+
+
+async def latest_meter_row(db: Db, table: str) -> MeterReading | None:
+    async with db.cursor() as cur:
+        await cur.execute(f"SELECT CAST(ts AS CHAR) AS ts, {', '.join(METER_FIELDS)} "
+                          f"FROM {db.table(table)} ORDER BY ts DESC LIMIT 1")
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    ts = parse_mysql_datetime(row[0])
+    if ts is None or None in row:
+        raise InternalError(f"{table}: a row did not decode")
+    return MeterReading(ts, {name: float(x) for name, x in zip(METER_FIELDS, row[1:])})
+
+
+async def latest_inverter_row(db: Db) -> InverterReading | None:
+    async with db.cursor() as cur:
+        await cur.execute("SELECT CAST(ts AS CHAR) AS ts, CAST(status AS CHAR) AS status, ac_kw, dc_kw, "
+                          f"today_kwh, lifetime_kwh FROM {db.table('INVERTER_1')} ORDER BY ts DESC LIMIT 1")
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    ts = parse_mysql_datetime(row[0])
+    if ts is None or None in row:
+        raise InternalError("INVERTER_1: a row did not decode")
+    return InverterReading(ts, row[1], *(float(x) for x in row[2:]))
+
+
+async def energy_today(db: Db, now: int, offset: int, table: str, column: str,
+                       nominal_secs: int) -> EnergyToday | None:
+    """Today's (site-local) energy of `table.column` by the trapezoid integral; None when the
+    database cannot be reached (the live value is still shown)."""
+    day = local_date(now, offset)
+    start = days_from_civil(*day) * 86_400 - offset
+    try:
+        async with db.cursor() as cur:
+            await cur.execute(
+                f"SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts) AS t, {column} AS kw "
+                f"FROM {db.table(table)} WHERE ts >= %s AND ts < %s ORDER BY ts",
+                (format_mysql_datetime(start), format_mysql_datetime(start + 86_400)))
+            rows = await cur.fetchall()
+    except StoreUnavailable:
+        return None
+    if any(t is None or kw is None for t, kw in rows):
+        raise InternalError(f"{table}: a sample did not decode")
+    e = integrate([(int(t), float(kw)) for t, kw in rows], nominal_secs)
+    return EnergyToday(date=format_date(day), kwh=e.positive_kwh - e.negative_kwh, gaps=e.gaps,
+                       samples=e.samples, nominal_interval_secs=nominal_secs)
+
+
+@app.get("/api/v1/meters", response_model=MeterList, tags=["meters"])
+async def meters(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> MeterList:
+    """Every meter hash a SCAN of `meter:*` finds (plus MMAIN and MAUX, which have history), each
+    live while fresh, else from history; a meter with no data anywhere is left out."""
+    p, stale_after, offset = settings.prefix, settings.live_stale_after, settings.site_offset
+    r = stores.redis["main"]
+    try:
+        keys, redis_error = await scan_hash_keys(r, meter_scan_pattern(p)), None
+    except REDIS_ERRORS as e:  # the history meters may still answer from MySQL
+        log.warning("store redis:main failed: %s", e)
+        keys, redis_error = [], StoreUnavailable("redis:main")
+    shown, failure = [], None
+    for name in meter_names(p, keys):
+        live = redis_error or await live_reading(r, "redis:main", f"{p}meter:{name}", stale_after,
+                                                 MeterReading.from_live)
+
+        async def history(name=name):
+            return await latest_meter_row(stores.db("Meter"), name) if name in HISTORY_METERS else None
+
+        try:
+            found = await choose(live, history)
+        except Exception as e:  # noqa: BLE001 - the others still answer
+            failure = failure or e
+            continue
+        if found is not None:
+            shown.append(MeterView.of(name, found, offset))
+    if failure is not None and not shown:
+        raise failure
+    return MeterList(meters=shown, meter_count=len(shown),
+                     total_power=rust_sum(m.KW_tot for m in shown if not m.stale),
+                     status="no_data" if not shown else "stale" if any(m.stale for m in shown) else "ok")
+
+
+add_legacy("/api/meter_info", meters, "/api/v1/meters", response_model=MeterList, tags=["meters"])
+
+
+@app.get("/api/v1/meters/aux", response_model=AuxView, tags=["meters"])
+async def aux_meter(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> AuxView:
+    """MAUX now, and today's aux energy from its history rows."""
+    p, offset = settings.prefix, settings.site_offset
+    live = await live_reading(stores.redis["main"], "redis:main", f"{p}meter:MAUX", settings.live_stale_after,
+                              MeterReading.from_live)
+    shown = await choose(live, lambda: latest_meter_row(stores.db("Meter"), "MAUX"))
+    if shown is None:
+        raise HTTPException(404, "No data for MAUX")
+    today = await energy_today(stores.db("Meter"), int(time.time()), offset, "MAUX", "KW_tot",
+                               METER_INTERVAL_SECS)
+    return AuxView.of("MAUX", shown, offset, today=today)
+
+
+add_legacy("/api/aux_meter", aux_meter, "/api/v1/meters/aux", response_model=AuxView, tags=["meters"])
+
+
+@app.get("/api/v1/inverter", response_model=InverterView, tags=["meters"])
+async def inverter(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep) -> InverterView:
+    """The PV inverter now, its AC/DC efficiency and today's generation from its history rows."""
+    p, offset = settings.prefix, settings.site_offset
+    live = await live_reading(stores.redis["main"], "redis:main", f"{p}inverter:1", settings.live_stale_after,
+                              InverterReading.from_live)
+    shown = await choose(live, lambda: latest_inverter_row(stores.db("Inverter")))
+    if shown is None:
+        raise HTTPException(404, "No data for INVERTER_1")
+    today = await energy_today(stores.db("Inverter"), int(time.time()), offset, "INVERTER_1", "ac_kw",
+                               INVERTER_INTERVAL_SECS)
+    r = shown.reading
+    return InverterView(name="INVERTER_1", status=r.status, ac_kw=r.ac_kw, dc_kw=r.dc_kw,
+                        efficiency=r.ac_kw / r.dc_kw if r.dc_kw >= MIN_DC_KW_FOR_EFFICIENCY and math.isfinite(r.ac_kw)
+                        else None,
+                        today_kwh=today.kwh if today is not None else None, today_kwh_register=r.today_kwh,
+                        lifetime_kwh=r.lifetime_kwh, today=today, source=shown.source, stale=shown.stale,
+                        updated_at=format_iso(r.ts, offset))
+
+
+add_legacy("/api/converter", inverter, "/api/v1/inverter", response_model=InverterView, tags=["meters"])
+
+
+# ---- pcs: one PCS and the PCS alerts (functions/pcs, shared/src/telemetry/pcs.rs) -------------------
+
+PCS_FIELDS = ("p_kw", "q_kvar", "dc_v", "dc_a", "v_a", "v_b", "v_c", "i_a", "i_b", "i_c", "freq")
+
+
+@dataclass
+class PcsReading:
+    ts: int
+    status: str
+    values: dict[str, float]  # PCS_FIELDS
+    fault_code: int
+
+    @classmethod
+    def from_live(cls, v: LiveValues) -> PcsReading | None:
+        values = {name: v.f64(name) for name in PCS_FIELDS}
+        code, status = v.f64("fault_code"), v.text("status")
+        # The column is SMALLINT UNSIGNED: anything else is not a code we can show.
+        if code is None or not code.is_integer() or not 0.0 <= code <= 65535.0:
+            return None
+        if v.ts is None or status is None or None in values.values():
+            return None
+        return cls(v.ts, status, values, int(code))
+
+
+class Phases(BaseModel):
+    a: float
+    b: float
+    c: float
+
+
+class PcsView(BaseModel):
+    pcs_number: int
+    status: str = Field(description="`run`, `stop` or `fault`")
+    p_kw: float = Field(description="Active power; positive = discharge")
+    q_kvar: float
+    dc_voltage_v: float
+    dc_current_a: float
+    ac_voltage_v: Phases
+    ac_current_a: Phases
+    frequency_hz: float
+    fault_codes: list[int] = Field(description="empty when the PCS reports none (`fault_code` 0)")
+    source: Literal["realtime", "history"]
+    stale: bool
+    updated_at: str
+
+
+async def latest_pcs_row(db: Db, n: int) -> PcsReading | None:
+    async with db.cursor() as cur:
+        await cur.execute(f"SELECT CAST(ts AS CHAR) AS ts, status, {', '.join(PCS_FIELDS)}, fault_code "
+                          f"FROM {db.table(f'pcs{n}_data')} ORDER BY ts DESC LIMIT 1")
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    ts = parse_mysql_datetime(row[0])
+    if ts is None or None in row or not 0 <= int(row[-1]) <= 65535:
+        raise InternalError(f"pcs{n}_data: a row did not decode")
+    return PcsReading(ts, row[1], {name: float(x) for name, x in zip(PCS_FIELDS, row[2:-1])}, int(row[-1]))
+
+
+# `alert` is a route of its own, not a PCS number that fails validation: declared first.
+@app.get("/api/v1/pcs/alert", response_model=AlertList, tags=["pcs"])
+async def pcs_alerts(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep,
+                     active_only: Annotated[str | None, Query(description="boolean")] = None,
+                     since: Annotated[str | None, Query(description="YYYY-MM-DD or ISO 8601")] = None,
+                     limit: Annotated[str | None, Query(description="1..500, default 100")] = None,
+                     ) -> AlertList:
+    offset = settings.site_offset
+    checks = Checks()
+    active = checks.run(boolean, "query", "active_only", active_only) if present(active_only) else False
+    start = checks.run(instant, "query", "since", since, offset) if present(since) else None
+    count = checks.run(integer, "query", "limit", limit, 1, 500) if present(limit) else 100
+    checks.raise_any()
+    items = await list_alerts(stores.db("ess"), "pcs", None, active, None, start, count, offset)
+    return AlertList(items=items, count=len(items))
+
+
+add_legacy("/api/alert/pcs", pcs_alerts, "/api/v1/pcs/alert", response_model=AlertList, tags=["pcs"])
+
+
+@app.get("/api/v1/pcs/{pcs_number}", response_model=PcsView, tags=["pcs"])
+async def pcs(pcs_number: Annotated[str, PathParam(description="0..1")], _: TelemetryCaller,
+              settings: SettingsDep, stores: StoresDep) -> PcsView:
+    """Live from the GTR Redis while fresh, else the newest history row, else a stale live value."""
+    checks = Checks()
+    n = checks.run(integer, "path", "pcs_number", pcs_number, 0, PCS_COUNT - 1)
+    checks.raise_any()
+    offset = settings.site_offset
+    live = await live_reading(stores.redis["gtr"], "redis:gtr", f"{settings.prefix}pcs:{n}",
+                              settings.live_stale_after, PcsReading.from_live)
+    shown = await choose(live, lambda: latest_pcs_row(stores.db("PCS"), n))
+    if shown is None:
+        raise HTTPException(404, f"No data for pcs{n}")
+    r, v = shown.reading, shown.reading.values
+    return PcsView(pcs_number=n, status=r.status, p_kw=v["p_kw"], q_kvar=v["q_kvar"], dc_voltage_v=v["dc_v"],
+                   dc_current_a=v["dc_a"], ac_voltage_v=Phases(a=v["v_a"], b=v["v_b"], c=v["v_c"]),
+                   ac_current_a=Phases(a=v["i_a"], b=v["i_b"], c=v["i_c"]), frequency_hz=v["freq"],
+                   fault_codes=[r.fault_code] if r.fault_code else [], source=shown.source, stale=shown.stale,
+                   updated_at=format_iso(r.ts, offset))
+
+
+add_legacy("/api/pcs_info/{pcs_number}", pcs, "/api/v1/pcs/{pcs_number}", response_model=PcsView, tags=["pcs"])
+
+
+# ---- the site's alert log (functions/alerts, shared/src/{alerts,guest/alerts}.rs) ------------------
+
+PERM_ALERTS_ACK = "alerts:ack"
+ALERT_LEVELS, DEVICE_KINDS = ("info", "warning", "critical"), ("bess", "pcs")
+
+
+def choice(source: str, name: str, raw: str, names: tuple[str, ...]) -> str:
+    """One of `names` exactly (`shared::params::choice`), or pydantic's enum error."""
+    if raw in names:
+        return raw
+    quoted = [f"'{n}'" for n in names]
+    one_of = quoted[-1] if len(quoted) < 2 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    raise FieldError(source, name, "enum", f"Input should be {one_of}", raw)
+
+
+class AlertPage(BaseModel):
+    items: list[AlertView]
+    count: int = Field(description="alerts on this page (at most `limit`)")
+    total: int = Field(description="alerts matching the filters, beyond the page too")
+
+
+@app.get("/api/v1/alerts", response_model=AlertPage, tags=["alerts"])
+async def site_alerts(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep,
+                      device_kind: Annotated[str | None, Query(description="bess or pcs")] = None,
+                      device_no: Annotated[str | None, Query(description="racks 1..12, PCS 0..1")] = None,
+                      level: Annotated[str | None, Query(description="info, warning or critical")] = None,
+                      active_only: Annotated[str | None, Query(description="boolean")] = None,
+                      since: Annotated[str | None, Query(description="YYYY-MM-DD or ISO 8601")] = None,
+                      limit: Annotated[str | None, Query(description="1..500, default 100")] = None,
+                      ) -> AlertPage:
+    """The whole site's alerts, newest first, with how many match in all."""
+    offset = settings.site_offset
+    checks = Checks()  # every bad parameter at once, in declaration order
+    kind = checks.run(choice, "query", "device_kind", device_kind, DEVICE_KINDS) if present(device_kind) else None
+    # A kind bounds the number (a rack 0 or a PCS 5 is a 422); without one, any device's number.
+    lo, hi = ((0, PCS_COUNT - 1) if kind == "pcs" else (1, RACK_COUNT)) if kind is not None else (0, RACK_COUNT)
+    number = checks.run(integer, "query", "device_no", device_no, lo, hi) if present(device_no) else None
+    lvl = checks.run(choice, "query", "level", level, ALERT_LEVELS) if present(level) else None
+    active = checks.run(boolean, "query", "active_only", active_only) if present(active_only) else False
+    start = checks.run(instant, "query", "since", since, offset) if present(since) else None
+    count = checks.run(integer, "query", "limit", limit, 1, 500) if present(limit) else 100
+    checks.raise_any()
+    ess = stores.db("ess")
+    items = await list_alerts(ess, kind, number, active, lvl, start, count, offset)
+    if len(items) < count:  # a page shorter than the limit is everything there is: no COUNT
+        total = len(items)
+    else:
+        where, params = alert_conditions(kind, number, active, lvl, start)
+        async with ess.cursor() as cur:
+            await cur.execute(f"SELECT COUNT(*) AS n FROM {ess.table('alerts')}{where}", params)
+            row = await cur.fetchone()
+        if row is None or row[0] is None:
+            raise InternalError("alerts: COUNT(*) did not decode")
+        total = int(row[0])
+    return AlertPage(items=items, count=len(items), total=total)
+
+
+@app.post("/api/v1/alerts/{alert_id}/ack", response_model=AlertView, tags=["alerts"])
+async def acknowledge_alert(alert_id: Annotated[str, PathParam(description=">= 1")],
+                            caller: Annotated[Caller, Depends(require(PERM_ALERTS_ACK))],
+                            settings: SettingsDep, stores: StoresDep) -> AlertView:
+    """Records who acknowledged it and when; acknowledging again changes nothing (the condition in
+    the one UPDATE keeps the first acknowledgement) and answers the alert as it is."""
+    checks = Checks()
+    id_ = checks.run(integer, "path", "alert_id", alert_id, 1, None)
+    checks.raise_any()
+    ess = stores.db("ess")
+    alerts = ess.table("alerts")
+    async with ess.cursor() as cur:
+        await cur.execute(f"UPDATE {alerts} SET acknowledged = 1, acknowledged_by = %s, "
+                          "acknowledged_at = UTC_TIMESTAMP() WHERE id = %s AND acknowledged = 0",
+                          (caller.user_id, id_))
+        await cur.execute(f"SELECT {ALERT_COLUMNS} FROM {alerts} WHERE id = %s", (id_,))
+        row = await cur.fetchone()
+    if row is None:
+        raise HTTPException(404, f"Alert {id_} not found")
+    return alert_view(row, settings.site_offset)

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::telemetry::legacy;
 use super::{json_content, map, protected, response_ref, schema_ref, with_common};
 
 pub fn paths() -> Vec<(&'static str, Value)> {
@@ -13,30 +14,11 @@ pub fn paths() -> Vec<(&'static str, Value)> {
     ]
 }
 
-fn operation(mut op: Map<String, Value>, successor: Option<&str>) -> Value {
-    if let Some(successor) = successor {
-        let id = op["operationId"].as_str().unwrap_or("").to_owned();
-        op.insert("operationId".into(), Value::from(format!("legacy_{id}")));
-        op.insert("deprecated".into(), Value::Bool(true));
-        op.insert(
-            "description".into(),
-            Value::from(format!(
-                "The legacy Flask path of `GET {successor}`; same answers."
-            )),
-        );
-        if let Some(ok) = op["responses"]
-            .get_mut("200")
-            .and_then(Value::as_object_mut)
-        {
-            ok.insert(
-                "headers".into(),
-                json!({
-                    "Deprecation": {"$ref": "#/components/headers/Deprecation"},
-                    "Link": {"$ref": "#/components/headers/Link"},
-                }),
-            );
-        }
-    }
+fn operation(op: Map<String, Value>, successor: Option<&str>) -> Value {
+    let op = match successor {
+        Some(successor) => legacy(op, successor),
+        None => op,
+    };
     json!({ "get": protected(op, None) })
 }
 

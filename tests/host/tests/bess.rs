@@ -5,10 +5,11 @@
 #[macro_use]
 mod common;
 
+use common::api::{assert_422, get, iso_of, now, token};
 use common::runtime::{Runtime, TestApp};
-use common::site::{Site, PASSWORD};
+use common::site::Site;
 use mysql_async::prelude::Queryable;
-use serde_json::{json, Value};
+use serde_json::json;
 use solarhub_host::client::{request, Reply};
 use solarhub_shared::schema::Database;
 
@@ -30,34 +31,6 @@ async fn site(tag: &str) -> Site {
     site.add_user("vera", &["viewer"]).await;
     site.add_user("nora", &[]).await;
     site
-}
-
-async fn token(app: &TestApp, username: &str) -> String {
-    let body = json!({ "username": username, "password": PASSWORD }).to_string();
-    let reply = request(
-        app.addr,
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply.json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> Reply {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    request(app.addr, "GET", path, &headers, b"").await.unwrap()
-}
-
-fn now() -> i64 {
-    solarhub_shared::time::now_unix()
 }
 
 /// The live hash of rack `n` as a collector writes it.
@@ -112,23 +85,6 @@ async fn sql(site: &Site, statement: &str) {
     let mut conn = site.mysql().await;
     conn.query_drop(statement).await.unwrap();
     conn.disconnect().await.unwrap();
-}
-
-fn assert_422(reply: &Reply, loc: Value, kind: &str) {
-    assert_eq!(reply.status, 422, "{}", reply.text());
-    let detail = reply.json().unwrap()["detail"].clone();
-    let item = detail
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["loc"] == loc)
-        .unwrap_or_else(|| panic!("no error at {loc}: {detail}"))
-        .clone();
-    assert_eq!(item["type"], kind, "{detail}");
-}
-
-fn iso_of(ts: i64) -> String {
-    solarhub_shared::time::format_iso(ts, solarhub_shared::time::UtcOffset::SITE_DEFAULT)
 }
 
 async fn who_may_read_racks(rt: Runtime) {

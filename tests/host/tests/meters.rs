@@ -8,13 +8,14 @@ mod common;
 
 use std::time::Duration;
 
+use common::api::{get, iso_of, now, token};
 use common::runtime::{Runtime, TestApp};
-use common::site::{Site, PASSWORD};
+use common::site::Site;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
-use solarhub_host::client::{request, Reply};
+use solarhub_host::client::request;
 use solarhub_shared::schema::Database;
-use solarhub_shared::time::{format_iso, format_mysql_datetime, UtcOffset};
+use solarhub_shared::time::{format_mysql_datetime, UtcOffset};
 
 const SITE: UtcOffset = UtcOffset::SITE_DEFAULT;
 
@@ -36,43 +37,11 @@ async fn site(tag: &str) -> Site {
     site
 }
 
-async fn token(app: &TestApp, username: &str) -> String {
-    let body = json!({ "username": username, "password": PASSWORD }).to_string();
-    let reply = request(
-        app.addr,
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply.json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> Reply {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    request(app.addr, "GET", path, &headers, b"").await.unwrap()
-}
-
 /// A 200's JSON body.
 async fn body(app: &TestApp, path: &str, token: &str) -> Value {
     let reply = get(app, path, Some(token)).await;
     assert_eq!(reply.status, 200, "{path}: {}", reply.text());
     reply.json().unwrap()
-}
-
-fn now() -> i64 {
-    solarhub_shared::time::now_unix()
-}
-
-fn iso_of(ts: i64) -> String {
-    format_iso(ts, SITE)
 }
 
 async fn redis() -> redis::aio::MultiplexedConnection {

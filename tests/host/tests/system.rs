@@ -5,39 +5,16 @@
 #[macro_use]
 mod common;
 
+use common::api::{get, token};
 use common::runtime::{Runtime, TestApp};
-use common::site::{Site, PASSWORD};
+use common::site::Site;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
-use solarhub_host::client::{request, Reply};
+use solarhub_host::client::request;
 use solarhub_shared::schema::Database;
 use solarhub_shared::time::{format_mysql_datetime, local_date, now_unix, UtcOffset};
 
 const OFFSET: UtcOffset = UtcOffset::SITE_DEFAULT;
-
-async fn token(app: &TestApp, username: &str) -> String {
-    let body = json!({ "username": username, "password": PASSWORD }).to_string();
-    let reply = request(
-        app.addr,
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply.json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> Reply {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
-    request(app.addr, "GET", path, &headers, b"").await.unwrap()
-}
 
 async fn hset(site: &Site, key: &str, fields: &[(&str, String)]) {
     let client = redis::Client::open(common::site::REDIS).unwrap();
