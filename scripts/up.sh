@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make up`: prepares the local stores and serves the app on $3 — with real `spin up` when a
-# Spin >= 3.5 is installed, else with the local host (tests/host) — and keeps the live values
+# Spin >= 4.0 is installed, else with the local host (tests/host) — and keeps the live values
 # moving with the simulator until you stop it (Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,9 +29,9 @@ trap 'kill $simulator 2>/dev/null || true' EXIT INT TERM
 runtime=${RUNTIME:-auto}
 spin=$(scripts/which-spin.sh || true)
 v=$([ -n "$spin" ] && "$spin" --version 2>/dev/null | awk '{print $2}' || true)
-new_enough() { [ -n "$v" ] && [ "$(printf '3.5.0\n%s\n' "$v" | sort -V | head -n1)" = 3.5.0 ]; }
+new_enough() { [ -n "$v" ] && [ "$(printf '4.0.0\n%s\n' "$v" | sort -V | head -n1)" = 4.0.0 ]; }
 case "$runtime" in
-  spin) new_enough || { echo "RUNTIME=spin: no Spin >= 3.5 found (SOLARHUB_SPIN or PATH)" >&2; exit 1; } ;;
+  spin) new_enough || { echo "RUNTIME=spin: no Spin >= 4.0 found (SOLARHUB_SPIN or PATH)" >&2; exit 1; } ;;
   host) ;;
   auto) new_enough && runtime=spin || runtime=host ;;
   *) echo "RUNTIME must be spin, host or auto" >&2; exit 2 ;;
