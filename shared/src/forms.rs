@@ -17,12 +17,25 @@ pub fn parse_urlencoded(body: &str) -> Vec<(String, String)> {
 }
 
 fn decode(s: &str) -> String {
+    decode_escapes(s, true)
+}
+
+/// Decodes the `%XX` escapes of a URL path (`+` stays `+`), as Starlette does before routing.
+pub fn decode_path(s: &str) -> String {
+    if s.contains('%') {
+        decode_escapes(s, false)
+    } else {
+        s.to_owned()
+    }
+}
+
+fn decode_escapes(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
                 match std::str::from_utf8(&bytes[i + 1..i + 3])
                     .ok()
@@ -138,6 +151,14 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_paths_like_starlette() {
+        assert_eq!(decode_path("/api/v1/bess/%31"), "/api/v1/bess/1");
+        assert_eq!(decode_path("/api/v1/a+b/%2Fx"), "/api/v1/a+b//x");
+        assert_eq!(decode_path("/api/v1/%zz"), "/api/v1/%zz");
+        assert_eq!(decode_path("/plain"), "/plain");
+    }
 
     #[test]
     fn decodes_forms() {

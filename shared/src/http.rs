@@ -44,7 +44,8 @@ pub struct Request {
 }
 
 impl Request {
-    /// `target` is the path with an optional `?query`; header names are matched case-insensitively.
+    /// `target` is the path with an optional `?query`; the path's `%XX` escapes are decoded (as
+    /// Starlette decodes them before routing); header names are matched case-insensitively.
     pub fn new(
         method: Method,
         target: &str,
@@ -52,13 +53,14 @@ impl Request {
         body: Vec<u8>,
     ) -> Self {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let path = crate::forms::decode_path(path);
         let headers = headers
             .into_iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value))
             .collect();
         Request {
             method,
-            path: path.to_owned(),
+            path,
             query: query.to_owned(),
             headers,
             body,

@@ -139,6 +139,9 @@ async fn fresh_live_values_are_shown_as_written(rt: Runtime) {
             "alarm_count": 2, "source": "realtime", "stale": false, "updated_at": iso_of(ts),
         })
     );
+    // A percent-escaped path is the same path (as FastAPI decodes it before routing).
+    let escaped = get(&app, "/api/v1/bess/%33", Some(&viewer)).await;
+    assert_eq!(escaped.json().unwrap(), body);
     // The legacy path answers the same body, marked deprecated.
     let legacy = get(&app, "/api/bams_info/3", Some(&viewer)).await;
     assert_eq!(legacy.json().unwrap(), body);
