@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::api::{get, token};
+use common::api::{get, token, write_hash};
 use common::runtime::Runtime;
 use common::site::Site;
 use mysql_async::prelude::Queryable;
@@ -14,14 +14,8 @@ use solarhub_host::client::request;
 use solarhub_shared::schema::Database;
 
 async fn add_meter(site: &Site, name: &str) {
-    let client = redis::Client::open(common::site::REDIS).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("HSET")
-        .arg(format!("{}meter:{name}", site.prefix))
-        .arg(&[("KW_tot", "1.0"), ("ts", "1")])
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let fields = [("KW_tot", "1.0".to_owned()), ("ts", "1".to_owned())];
+    write_hash(site, &format!("meter:{name}"), &fields).await;
 }
 
 async fn site(tag: &str) -> Site {

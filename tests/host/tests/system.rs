@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::api::{get, token};
+use common::api::{get, token, write_hash};
 use common::runtime::{Runtime, TestApp};
 use common::site::Site;
 use mysql_async::prelude::Queryable;
@@ -15,17 +15,6 @@ use solarhub_shared::schema::Database;
 use solarhub_shared::time::{format_mysql_datetime, local_date, now_unix, UtcOffset};
 
 const OFFSET: UtcOffset = UtcOffset::SITE_DEFAULT;
-
-async fn hset(site: &Site, key: &str, fields: &[(&str, String)]) {
-    let client = redis::Client::open(common::site::REDIS).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("HSET")
-        .arg(format!("{}{key}", site.prefix))
-        .arg(fields)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-}
 
 async fn sql(site: &Site, db: Database, statement: &str) {
     let mut conn =
@@ -48,11 +37,11 @@ async fn write_site(site: &Site, now: i64) -> (f64, f64) {
             ("ts", ts.to_string()),
         ]
     };
-    hset(site, "bess:1", &rack("charging", 50.0, -100.0, now)).await;
-    hset(site, "bess:2", &rack("discharging", 60.0, 40.5, now)).await;
-    hset(site, "bess:3", &rack("idle", 99.0, 0.0, now - 3600)).await;
-    hset(site, "bess:4", &rack("offline", 10.0, 0.0, now)).await;
-    hset(
+    write_hash(site, "bess:1", &rack("charging", 50.0, -100.0, now)).await;
+    write_hash(site, "bess:2", &rack("discharging", 60.0, 40.5, now)).await;
+    write_hash(site, "bess:3", &rack("idle", 99.0, 0.0, now - 3600)).await;
+    write_hash(site, "bess:4", &rack("offline", 10.0, 0.0, now)).await;
+    write_hash(
         site,
         "pcs:0",
         &[
@@ -63,7 +52,7 @@ async fn write_site(site: &Site, now: i64) -> (f64, f64) {
         ],
     )
     .await;
-    hset(
+    write_hash(
         site,
         "pcs:1",
         &[
@@ -73,7 +62,7 @@ async fn write_site(site: &Site, now: i64) -> (f64, f64) {
         ],
     )
     .await;
-    hset(
+    write_hash(
         site,
         "meter:MMAIN",
         &[
