@@ -189,20 +189,31 @@ pub struct GetRoute {
 /// path the same answer marked deprecated in favour of the v1 path.
 pub fn dispatch_get(req: &Request, routes: &[GetRoute]) -> Response {
     let path = req.path();
-    let Some(route) = routes
+    let matched = routes
         .iter()
         .find(|r| r.path == path || r.legacy == Some(path))
-    else {
+        .map(|r| (r, (r.path != path).then_some(r.path)));
+    serve_get(req, matched, |route| (route.handler)(req))
+}
+
+/// The GET-only answer of a route group whose own router matched `req`'s path: `matched` is the
+/// route found and, for a legacy path, the v1 path that replaces it (`None`: no route, a 404).
+/// Another method is a 405; a legacy path's answer is marked deprecated.
+pub fn serve_get<R>(
+    req: &Request,
+    matched: Option<(R, Option<impl AsRef<str>>)>,
+    run: impl FnOnce(R) -> Outcome,
+) -> Response {
+    let Some((route, successor)) = matched else {
         return Response::error(&ApiError::not_found_route());
     };
     if *req.method() != Method::Get {
         return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
     }
-    let response = answer((route.handler)(req));
-    if route.path == path {
-        response
-    } else {
-        response.deprecated(route.path)
+    let response = answer(run(route));
+    match successor {
+        Some(successor) => response.deprecated(successor.as_ref()),
+        None => response,
     }
 }
 

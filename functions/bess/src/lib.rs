@@ -14,7 +14,7 @@ use solarhub_shared::guest::config;
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::{live_values, Stores};
 use solarhub_shared::guest::telemetry::latest_rack_row;
-use solarhub_shared::http::{answer, Method, Request, Response};
+use solarhub_shared::http::{serve_get, Request, Response};
 use solarhub_shared::params::{integer, Query};
 use solarhub_shared::schema::{bess_key, ess, Database, RedisStore, RACK_COUNT};
 use solarhub_shared::telemetry::{choose, RackReading, RackView};
@@ -27,22 +27,10 @@ enum Route {
 }
 
 fn handle(req: &Request) -> Response {
-    let path = req.path();
-    let (route, successor) = match route(path) {
-        Some(found) => found,
-        None => return Response::error(&ApiError::not_found_route()),
-    };
-    if *req.method() != Method::Get {
-        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
-    }
-    let response = answer(match route {
+    serve_get(req, route(req.path()), |route| match route {
         Route::Rack(n) => rack(req, &n, "bess_number"),
         Route::Alerts(n) => rack_alerts(req, &n),
-    });
-    match successor {
-        Some(successor) => response.deprecated(&successor),
-        None => response,
-    }
+    })
 }
 
 /// The route of `path`, and for a legacy path the v1 path that replaces it.

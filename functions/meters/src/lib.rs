@@ -16,7 +16,7 @@ use solarhub_shared::guest::config;
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::{live_values, scan_hash_keys, Db, Stores};
 use solarhub_shared::guest::telemetry::{latest_inverter_row, latest_meter_row, power_samples};
-use solarhub_shared::http::{answer, Method, Request, Response};
+use solarhub_shared::http::{serve_get, Request, Response};
 use solarhub_shared::live::LiveValues;
 use solarhub_shared::meters::{
     collect_meters, meter_names, AuxView, Day, EnergyToday, InverterReading, InverterView,
@@ -40,18 +40,7 @@ enum Route {
 }
 
 fn handle(req: &Request) -> Response {
-    let (route, successor) = match route(req.path()) {
-        Some(found) => found,
-        None => return Response::error(&ApiError::not_found_route()),
-    };
-    if *req.method() != Method::Get {
-        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
-    }
-    let response = answer(read(req, route));
-    match successor {
-        Some(successor) => response.deprecated(successor),
-        None => response,
-    }
+    serve_get(req, route(req.path()), |route| read(req, route))
 }
 
 /// The route of `path`, and for a legacy path the v1 path that replaces it.

@@ -15,7 +15,7 @@ use solarhub_shared::guest::config;
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::{live_values, Stores};
 use solarhub_shared::guest::telemetry::latest_pcs_row;
-use solarhub_shared::http::{answer, Method, Request, Response};
+use solarhub_shared::http::{serve_get, Request, Response};
 use solarhub_shared::params::{integer, Query};
 use solarhub_shared::schema::{ess, pcs_key, Database, RedisStore, PCS_COUNT};
 use solarhub_shared::telemetry::{choose, PcsReading, PcsView};
@@ -31,21 +31,10 @@ enum Route {
 }
 
 fn handle(req: &Request) -> Response {
-    let (route, successor) = match route(req.path()) {
-        Some(found) => found,
-        None => return Response::error(&ApiError::not_found_route()),
-    };
-    if *req.method() != Method::Get {
-        return Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
-    }
-    let response = answer(match route {
+    serve_get(req, route(req.path()), |route| match route {
         Route::Pcs(n) => pcs(req, &n),
         Route::Alerts => pcs_alerts(req),
-    });
-    match successor {
-        Some(successor) => response.deprecated(&successor),
-        None => response,
-    }
+    })
 }
 
 /// The route of `path`, and for a legacy path the v1 path that replaces it.
