@@ -1,7 +1,7 @@
 //! History rows the telemetry endpoints fall back to when a live value is stale.
 
 use super::bindings::mysql::ParameterValue;
-use super::rows::Rows;
+use super::rows::{Row, Rows};
 use super::stores::Db;
 use crate::energy::PowerSample;
 use crate::error::ApiError;
@@ -12,23 +12,38 @@ use crate::schema::pcs;
 use crate::telemetry::{PcsReading, RackReading};
 use crate::time::{format_mysql_datetime, parse_mysql_datetime};
 
-/// The newest row of a rack database (an index lookup on the `ts` primary key).
-pub fn latest_rack_row(db: &Db) -> Result<Option<RackReading>, ApiError> {
+/// The newest row of `table` (an index lookup on the `ts` primary key), `ts` selected as text
+/// and parsed as UTC, the other `columns` decoded by `decode`; a row that does not decode is a
+/// 500 (the schema and the code disagree).
+fn newest_row<T>(
+    db: &Db,
+    table: &str,
+    columns: &str,
+    decode: impl FnOnce(i64, &Row<'_>) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
     let sql = format!(
-        "SELECT CAST(ts AS CHAR) AS ts, status, soc, soh, voltage, current, power_kw, cell_v_max_mv, \
-                cell_v_min_mv, temp_max, temp_min, temp_avg, alarm_count \
-         FROM {} ORDER BY ts DESC LIMIT 1",
-        db.table(RACK_DATA)
+        "SELECT CAST(ts AS CHAR) AS ts, {columns} FROM {} ORDER BY ts DESC LIMIT 1",
+        db.table(table)
     );
     let set = db.query(&sql, &[])?;
     let rows = Rows::new(&set);
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let ts = row.str("ts").and_then(parse_mysql_datetime);
-    let decoded = (|| {
+    row.str("ts")
+        .and_then(parse_mysql_datetime)
+        .and_then(|ts| decode(ts, &row))
+        .map(Some)
+        .ok_or_else(|| super::internal(table, &"a row did not decode"))
+}
+
+/// The newest row of a rack database.
+pub fn latest_rack_row(db: &Db) -> Result<Option<RackReading>, ApiError> {
+    let columns = "status, soc, soh, voltage, current, power_kw, cell_v_max_mv, cell_v_min_mv, \
+                   temp_max, temp_min, temp_avg, alarm_count";
+    newest_row(db, RACK_DATA, columns, |ts, row| {
         Some(RackReading {
-            ts: ts?,
+            ts,
             status: row.string("status")?,
             soc: row.f64("soc")?,
             soh: row.f64("soh")?,
@@ -42,28 +57,15 @@ pub fn latest_rack_row(db: &Db) -> Result<Option<RackReading>, ApiError> {
             temp_avg: row.f64("temp_avg")?,
             alarm_count: row.i64("alarm_count")?,
         })
-    })();
-    decoded
-        .map(Some)
-        .ok_or_else(|| super::internal("rack_data", &"a row did not decode"))
+    })
 }
 
 /// The newest row of a meter table (`MMAIN` or `MAUX`) of the `Meter` database.
 pub fn latest_meter_row(db: &Db, table: &str) -> Result<Option<MeterReading>, ApiError> {
-    let sql = format!(
-        "SELECT CAST(ts AS CHAR) AS ts, I_a, I_b, I_c, Vll_ab, Vll_bc, Vll_ca, KW_tot, KVAR_tot, \
-                PF, freq \
-         FROM {} ORDER BY ts DESC LIMIT 1",
-        db.table(table)
-    );
-    let set = db.query(&sql, &[])?;
-    let rows = Rows::new(&set);
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let decoded = (|| {
+    let columns = "I_a, I_b, I_c, Vll_ab, Vll_bc, Vll_ca, KW_tot, KVAR_tot, PF, freq";
+    newest_row(db, table, columns, |ts, row| {
         Some(MeterReading {
-            ts: row.str("ts").and_then(parse_mysql_datetime)?,
+            ts,
             i_a: row.f64("I_a")?,
             i_b: row.f64("I_b")?,
             i_c: row.f64("I_c")?,
@@ -75,38 +77,22 @@ pub fn latest_meter_row(db: &Db, table: &str) -> Result<Option<MeterReading>, Ap
             pf: row.f64("PF")?,
             freq: row.f64("freq")?,
         })
-    })();
-    decoded
-        .map(Some)
-        .ok_or_else(|| super::internal(table, &"a row did not decode"))
+    })
 }
 
 /// The newest row of `Inverter.INVERTER_1`.
 pub fn latest_inverter_row(db: &Db) -> Result<Option<InverterReading>, ApiError> {
-    let sql = format!(
-        "SELECT CAST(ts AS CHAR) AS ts, CAST(status AS CHAR) AS status, ac_kw, dc_kw, today_kwh, \
-                lifetime_kwh \
-         FROM {} ORDER BY ts DESC LIMIT 1",
-        db.table(INVERTER_1)
-    );
-    let set = db.query(&sql, &[])?;
-    let rows = Rows::new(&set);
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let decoded = (|| {
+    let columns = "CAST(status AS CHAR) AS status, ac_kw, dc_kw, today_kwh, lifetime_kwh";
+    newest_row(db, INVERTER_1, columns, |ts, row| {
         Some(InverterReading {
-            ts: row.str("ts").and_then(parse_mysql_datetime)?,
+            ts,
             status: row.string("status")?,
             ac_kw: row.f64("ac_kw")?,
             dc_kw: row.f64("dc_kw")?,
             today_kwh: row.f64("today_kwh")?,
             lifetime_kwh: row.f64("lifetime_kwh")?,
         })
-    })();
-    decoded
-        .map(Some)
-        .ok_or_else(|| super::internal(INVERTER_1, &"a row did not decode"))
+    })
 }
 
 /// The `(ts, column)` samples of `table` in `[from, to)` (Unix seconds), in time order: an index
@@ -150,21 +136,11 @@ pub fn latest_pcs_row(db: &Db, n: u8) -> Result<Option<PcsReading>, ApiError> {
     let Some(table) = pcs::table(n) else {
         return Ok(None);
     };
-    let sql = format!(
-        "SELECT CAST(ts AS CHAR) AS ts, status, p_kw, q_kvar, dc_v, dc_a, v_a, v_b, v_c, \
-                i_a, i_b, i_c, freq, fault_code \
-         FROM {} ORDER BY ts DESC LIMIT 1",
-        db.table(table)
-    );
-    let set = db.query(&sql, &[])?;
-    let rows = Rows::new(&set);
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let ts = row.str("ts").and_then(parse_mysql_datetime);
-    let decoded = (|| {
+    let columns =
+        "status, p_kw, q_kvar, dc_v, dc_a, v_a, v_b, v_c, i_a, i_b, i_c, freq, fault_code";
+    newest_row(db, table, columns, |ts, row| {
         Some(PcsReading {
-            ts: ts?,
+            ts,
             status: row.string("status")?,
             p_kw: row.f64("p_kw")?,
             q_kvar: row.f64("q_kvar")?,
@@ -179,8 +155,5 @@ pub fn latest_pcs_row(db: &Db, n: u8) -> Result<Option<PcsReading>, ApiError> {
             freq: row.f64("freq")?,
             fault_code: u16::try_from(row.i64("fault_code")?).ok()?,
         })
-    })();
-    decoded
-        .map(Some)
-        .ok_or_else(|| super::internal(table, &"a row did not decode"))
+    })
 }
