@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import dataclasses
 from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,6 +53,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #            the runs and wrk's "Non-2xx" count is then the expected outcome, not an error
 #   method / body / content_type   for non-GET routes (sent through a generated wrk Lua script)
 #   only     runtimes that have the route (None: all)
+#   cold     Redis keys (glob after the prefix) holding a cache the route fills: its first request
+#            with them deleted is timed and counted on each runtime before the runs
+# Paths may name {settled_day} (a settled day of the seeded history: local today - 3),
+# {day_after} (the day after it: `from={settled_day}&to={day_after}` is that whole local day, a
+# fixed 24 h window of the seeded history) and {last_month} (the previous calendar month, fully
+# seeded by the default SEED_DAYS).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -66,6 +73,7 @@ class Route:
     body: str | None = None
     content_type: str | None = None
     only: tuple[str, ...] | None = None
+    cold: str | None = None
 
 
 ROUTES = [
@@ -85,6 +93,32 @@ ROUTES = [
     Route("meters", "`GET /api/v1/meters` (viewer)", "/api/v1/meters", auth="viewer"),
     # One indexed SELECT on ess.alerts; the COUNT only when the page is full (20 of them).
     Route("alerts", "`GET /api/v1/alerts?limit=20` (viewer)", "/api/v1/alerts?limit=20", auth="viewer"),
+    # Trading (trading:read, which viewers have). The schedule: one events query.
+    Route("schedule", "`GET /api/v1/schedule?weeks=4` (viewer)", "/api/v1/schedule?weeks=4", auth="viewer"),
+    # A settled day: computed once (events query + PCS/MMAIN sample queries), then a Redis MGET.
+    Route("income-daily", "`GET /api/v1/income/daily?date=` a settled day (viewer)",
+          "/api/v1/income/daily?date={settled_day}", auth="viewer"),
+    # A whole past month: the cold first request computes and caches every day (one events query,
+    # then two sample queries per 40k slots); the runs measure the steady state, one MGET.
+    Route("income-monthly", "`GET /api/v1/income/monthly?month=` last month (viewer)",
+          "/api/v1/income/monthly?month={last_month}", auth="viewer", cold="cache:income:*"),
+    # This month: the settled days from the cache, the last days (today included) computed.
+    Route("income-month-now", "`GET /api/v1/income/monthly` this month (viewer)",
+          "/api/v1/income/monthly", auth="viewer"),
+    Route("execution-rate", "`GET /api/v1/execution-rate?date=` a settled day (viewer)",
+          "/api/v1/execution-rate?date={settled_day}", auth="viewer"),
+    # Analysis (telemetry:read) over the settled day's 24 h: no cache, every request reads its rows
+    # in keyset pages (6 h / 4000 rows a query; freq-power 2 h pages) plus the edge samples.
+    # power-loss: 2 PCS + MAUX integrals (edge lookup + 4 pages each) + one rack statement.
+    Route("power-loss", "`GET /api/v1/analysis/power-loss` 24 h (viewer)",
+          "/api/v1/analysis/power-loss?from={settled_day}&to={day_after}", auth="viewer"),
+    # power-io hourly: MMAIN, 2 PCS and the inverter integrated into 24 local hours.
+    Route("power-io", "`GET /api/v1/analysis/power-io?interval=hour` 24 h (viewer)",
+          "/api/v1/analysis/power-io?from={settled_day}&to={day_after}&interval=hour", auth="viewer"),
+    # freq-power: the events query, then 12 two-hour pages of MMAIN + PCS totals + base line,
+    # streamed (8640 samples, ~850 KB).
+    Route("freq-power", "`GET /api/v1/analysis/freq-power` 24 h, streamed (viewer)",
+          "/api/v1/analysis/freq-power?from={settled_day}&to={day_after}", auth="viewer"),
 ]
 
 # Start-up time is spawn → first 200 of this path (public, no stores on any runtime).
@@ -110,10 +144,40 @@ def env_num(name: str, default: float) -> float:
     return float(v) if v else default
 
 
+def site_offset_secs() -> int:
+    """spin.toml's `site_utc_offset` default (the bench does not override it), in seconds."""
+    with open(os.path.join(REPO, "spin.toml")) as f:
+        m = re.search(r'^site_utc_offset\s*=\s*\{[^}]*default\s*=\s*"([^"]*)"', f.read(), re.M)
+    z = m.group(1).strip() if m else "+08:00"
+    if z in ("Z", "z"):
+        return 0
+    h, _, mins = z[1:].partition(":")
+    return (int(h) * 3600 + int(mins or 0) * 60) * (-1 if z[0] == "-" else 1)
+
+
+def bench_dates(now: float | None = None) -> dict:
+    """The site-local dates the trading routes name, and the seeded days that cover them."""
+    now = int(time.time() if now is None else now)
+    offset = site_offset_secs()
+    today = dt.date(1970, 1, 1) + dt.timedelta(days=(now + offset) // 86_400)
+    first = today.replace(day=1)
+    last_month = (first - dt.timedelta(days=1)).replace(day=1)
+    start = (last_month - dt.date(1970, 1, 1)).days * 86_400 - offset
+    end = now // 60 * 60  # where `solarhub seed` ends its window
+    return {"settled_day": (today - dt.timedelta(days=3)).isoformat(),
+            "day_after": (today - dt.timedelta(days=2)).isoformat(),
+            "last_month": last_month.strftime("%Y-%m"),
+            # enough days that the previous calendar month is entirely in the window
+            "days_for_last_month": -(-(end - start) // 86_400)}
+
+
+DATES = bench_dates()
 DURATION = max(1, int(env_num("DURATION", 5)))
 WARMUP = max(0, int(env_num("WARMUP", 1)))
 STARTS = max(1, int(env_num("STARTS", 3)))
-SEED_DAYS = max(1, int(env_num("SEED_DAYS", 1)))
+SEED_DAYS = max(1, int(env_num("SEED_DAYS", DATES["days_for_last_month"])))
+COUNT_REQUESTS = max(1, int(env_num("COUNT_REQUESTS", 20)))
+COLD_RUNS = max(1, int(env_num("COLD_RUNS", 3)))
 
 
 def log(msg: str) -> None:
@@ -193,11 +257,13 @@ class Redis:
     def connections(self) -> int:
         return int(self.info_field("stats", "total_connections_received"))
 
-    def delete_prefix(self, prefix: str) -> int:
-        assert re.fullmatch(r"[A-Za-z0-9_]+", prefix), prefix
+    def delete_prefix(self, prefix: str, glob: str = "*") -> int:
+        """Deletes the keys `prefix` + `glob` (the bench's prefix, and a glob of its own keys)."""
+        assert re.fullmatch(r"[A-Za-z0-9_]+", prefix) and re.fullmatch(r"[A-Za-z0-9_:*]+", glob), \
+            (prefix, glob)
         cursor, deleted = b"0", 0
         while True:
-            cursor, keys = self.cmd("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)
+            cursor, keys = self.cmd("SCAN", cursor, "MATCH", prefix + glob, "COUNT", 1000)
             keys = [k for k in keys if k.startswith(prefix.encode())]
             if keys:
                 deleted += self.cmd("DEL", *keys)
@@ -209,6 +275,151 @@ class Redis:
             self.sock.close()
         except OSError:
             pass
+
+
+class MysqlUser:
+    """The MySQL account every server under test connects as (created for the run), so the
+    server's own per-account counters (MariaDB `information_schema.USER_STATISTICS`, collected
+    while `userstat` is on) count their statements and connections and nobody else's: the bench
+    and the CLI connect as root, and other MySQL clients on the machine as themselves."""
+
+    FIELDS = ("TOTAL_CONNECTIONS", "SELECT_COMMANDS", "UPDATE_COMMANDS", "OTHER_COMMANDS",
+              "ROWS_SENT", "ROWS_READ")
+
+    def __init__(self, prefix: str):
+        self.name = prefix + "srv"
+        self.password = secrets.token_hex(16)
+        self.created = False
+        self.enabled_userstat = False
+        self.available = False
+
+    def create(self, db_prefix: str):
+        assert re.fullmatch(r"[A-Za-z0-9_]+", db_prefix)
+        pattern = db_prefix.replace("_", "\\_")
+        self.created = True
+        mysql(f"CREATE USER '{self.name}'@'%' IDENTIFIED BY '{self.password}'; "
+              f"GRANT ALL PRIVILEGES ON `{pattern}%`.* TO '{self.name}'@'%'")
+        try:
+            if mysql("SELECT @@GLOBAL.userstat").strip() not in ("1", "ON"):
+                mysql("SET GLOBAL userstat = ON")
+                self.enabled_userstat = True
+            self.available = True
+        except BenchError as e:
+            log(f"note: no per-account MySQL statistics ({e}): statements per request not measured")
+
+    def url(self, database: str) -> str:
+        return f"mysql://{self.name}:{self.password}@{MYSQL_HOST}:{MYSQL_PORT}/{database}"
+
+    def stats(self) -> dict | None:
+        """The account's counters (zeros before its first statement), or None when unavailable."""
+        if not self.available:
+            return None
+        out = mysql(f"SELECT {', '.join(self.FIELDS)} FROM information_schema.USER_STATISTICS "
+                    f"WHERE USER = '{self.name}'").split()
+        return dict(zip(self.FIELDS, (int(x) for x in out))) if out else dict.fromkeys(self.FIELDS, 0)
+
+    def drop(self):
+        if self.enabled_userstat:
+            mysql("SET GLOBAL userstat = OFF")
+            self.enabled_userstat = False
+        if self.created:
+            mysql(f"DROP USER IF EXISTS '{self.name}'@'%'")
+            self.created = False
+
+
+def statements(before: dict | None, after: dict | None) -> int | None:
+    if before is None or after is None:
+        return None
+    return sum(after[f] - before[f] for f in ("SELECT_COMMANDS", "UPDATE_COMMANDS", "OTHER_COMMANDS"))
+
+
+def tcp_ports_to(pids: list[int], remote_port: int) -> set[int]:
+    """Local ports of the TCP connections `pids` hold to `remote_port` on this machine."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if cols[9] in inodes and int(cols[2].rsplit(":", 1)[1], 16) == remote_port:
+                        ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
+class RedisCommandCounter:
+    """Redis commands sent by one server's process tree while running, from MONITOR: Redis 7 has no
+    per-client command counters, so every command is seen and attributed by the client's address:
+    the TCP ports the server's processes hold to Redis (sampled every 20 ms), plus commands naming
+    the run's key prefix from connections that are neither the simulator's nor the bench's own
+    (a connection opened and closed between two samples). Other clients of the shared Redis are
+    left out either way."""
+
+    LINE = re.compile(rb"^\+\d+\.\d+ \[\d+ (?:[\d.]+|\[[0-9a-f:]+\]):(\d+)\] (.*)$")
+
+    def __init__(self, server_root: int, others: list[int], prefix: str):
+        self.server_root, self.others, self.prefix = server_root, others, prefix.encode()
+        self.ports: set[int] = set()
+        self.lines: list[tuple[int, bytes]] = []
+        self.commands = 0
+        self._stop = threading.Event()
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.ports |= tcp_ports_to(self.pids, REDIS_PORT)
+            self._stop.wait(0.02)
+
+    def _read(self):
+        for raw in self.file:
+            m = self.LINE.match(raw.rstrip(b"\r\n"))
+            if m:
+                self.lines.append((int(m.group(1)), m.group(2)))
+            if self.marker in raw:
+                return
+
+    def __enter__(self):
+        self.marker = b"bench-monitor-end-" + secrets.token_hex(8).encode()
+        self.own = Redis()  # sends the end marker
+        self.mon = Redis()
+        if self.mon.cmd("MONITOR") != "OK":
+            raise BenchError("redis MONITOR refused")
+        self.file = self.mon.file
+        self.own_ports = {self.own.sock.getsockname()[1], self.mon.sock.getsockname()[1]}
+        self.pids = process_tree(self.server_root)
+        self.ports |= tcp_ports_to(self.pids, REDIS_PORT)
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._sampler.join()
+        self.ports |= tcp_ports_to(process_tree(self.server_root), REDIS_PORT)
+        self.own.cmd("ECHO", self.marker)
+        self.mon.sock.settimeout(10)
+        try:
+            self._read()
+        finally:
+            self.mon.close()
+            self.own.close()
+        excluded = tcp_ports_to([p for root in self.others for p in process_tree(root)], REDIS_PORT)
+        excluded |= self.own_ports
+        self.commands = sum(1 for port, args in self.lines
+                            if port in self.ports or (port not in excluded and self.prefix in args))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +473,19 @@ def _pss_kb(pid: int) -> int:
         except OSError:
             continue
     return 0
+
+
+def tree_cpu_ticks(root: int) -> int:
+    """utime + stime of a process tree, in clock ticks."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 class RssSampler:
@@ -543,7 +767,8 @@ class Bench:
             if r not in RUNTIME_NAMES:
                 raise BenchError(f"RUNTIMES: unknown runtime {r!r} (spin, host, ref)")
         only = {k.strip() for k in os.environ.get("ROUTES", "").split(",") if k.strip()}
-        self.routes = [r for r in ROUTES if not only or r.key in only]
+        self.routes = [dataclasses.replace(r, path=r.path.format(**DATES))
+                       for r in ROUTES if not only or r.key in only]
         if not self.routes:
             raise BenchError("ROUTES selects no route")
         self.prefix = f"bench{os.getpid()}{secrets.token_hex(2)}_"
@@ -555,11 +780,12 @@ class Bench:
         self.results: dict = {"routes": {}, "startup_ms": {}, "idle_rss_kb": {}}
         self.meta: dict = {}
         self.simulator: subprocess.Popen | None = None
+        self.mysql_user = MysqlUser(self.prefix)
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def preflight(self):
-        for tool in ("wrk", "mysql"):
+    def preflight(self, tools: tuple[str, ...] = ("wrk", "mysql")):
+        for tool in tools:
             if not shutil.which(tool):
                 raise BenchError(f"{tool} is needed (apt-get install {tool})")
         tdir = target_dir()
@@ -595,9 +821,10 @@ class Bench:
             if m:
                 db = default.split("?", 1)[0].rsplit("/", 1)[1]
                 self.databases.append(self.prefix + db)
-                variables[name] = f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{self.prefix}{db}"
+                variables[name] = self.mysql_user.url(self.prefix + db)
         if len(self.databases) != 19:
             log(f"note: spin.toml names {len(self.databases)} databases (19 expected)")
+        self.mysql_user.create(self.prefix)
         redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}"
         variables.update({
             "mysql_host": f"{MYSQL_HOST}:{MYSQL_PORT}",
@@ -612,6 +839,10 @@ class Bench:
             "login_max_failures_per_user": "1000000",
             "login_max_attempts_per_address": "1000000",
         })
+        # API request budgets stay on, so Spin and the host pay for counting every guarded request
+        # (one Redis round trip), but so large that the bench's load never spends them.
+        variables.update({name: "token=1000000000,address=1000000000,window=60"
+                          for name in manifest_vars if name.startswith("rate_limit_")})
         self.variables = variables
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR", "XDG_CACHE_HOME",
                                           "CARGO_TARGET_DIR", "SOLARHUB_SPIN", "PYTHON", "REF_VENV",
@@ -620,9 +851,14 @@ class Bench:
         env.update({f"SPIN_VARIABLE_{k.upper()}": v for k, v in variables.items()})
         return env
 
-    def prepare_data(self, env: dict):
+    def prepare_data(self, env: dict, seed: bool = True, simulate: bool = True):
+        """Migrates the run's databases, seeds SEED_DAYS of history (unless `seed` is false),
+        creates the two users and starts the live-value simulator (unless `simulate` is false;
+        bench/realtime.py wants neither: the simulator publishes alert events of its own)."""
         cli_env = dict(env)
-        cli_env.update({f"SOLARHUB_DB_{k[3:-4].upper()}_URL": v
+        # The CLI connects as root: only the servers under test use the run's MySQL account.
+        cli_env.update({f"SOLARHUB_DB_{k[3:-4].upper()}_URL":
+                        f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{v.rsplit('/', 1)[1]}"
                         for k, v in self.variables.items() if re.fullmatch(r"db_\w+_url", k)})
         cli_env.update({
             "SOLARHUB_MYSQL_URL": f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}",
@@ -642,7 +878,14 @@ class Bench:
 
         started = time.monotonic()
         cli("migrate")
-        cli("seed", "--days", str(SEED_DAYS))
+        seeding = time.monotonic()
+        if seed:
+            cli("seed", "--days", str(SEED_DAYS), timeout=1800)
+            self.results["seed_s"] = round(time.monotonic() - seeding, 1)
+            log(f"seeded {SEED_DAYS} day(s) in {self.results['seed_s']} s")
+        if seed and SEED_DAYS < DATES["days_for_last_month"]:
+            log(f"note: SEED_DAYS={SEED_DAYS} does not cover {DATES['last_month']} "
+                f"({DATES['days_for_last_month']} needed): its monthly income is partly empty")
         self.password = "bench " + secrets.token_urlsafe(18)
         for role in ("viewer", "admin"):
             cli("user", "create", "--username", f"bench{role}", "--email",
@@ -654,9 +897,10 @@ class Bench:
             f.write(subprocess.run([self.cli, "openapi"], capture_output=True, text=True,
                                    check=True, timeout=60).stdout)
         env["SOLARHUB_REF_OPENAPI"] = document
-        log(f"databases {self.prefix}* migrated, {SEED_DAYS} day(s) seeded, 2 users "
-            f"({time.monotonic() - started:.1f} s)")
-        self.start_simulator(cli_env)
+        log(f"databases {self.prefix}* migrated, {SEED_DAYS if seed else 0} day(s) seeded, "
+            f"2 users ({time.monotonic() - started:.1f} s)")
+        if simulate:
+            self.start_simulator(cli_env)
 
     def start_simulator(self, cli_env: dict):
         """`solarhub simulate`: the live hashes (racks, PCS, meters, inverter) updated every second
@@ -792,6 +1036,9 @@ class Bench:
             for key in order:
                 res[key] = {"mysql_conns": 0, "mysql_refused": 0, "redis_conns": 0,
                             "requests": 0, "unexpected": 0, "rss_max_kb": 0}
+            if route.cold:
+                self.measure_cold(route, order, res)
+            for key in order:
                 if WARMUP:
                     rt = self.runtimes[key]
                     wrk(rt.port, route, rt.tokens.get(route.auth), 2, 8, WARMUP, lua_dir)
@@ -799,16 +1046,22 @@ class Bench:
                 for key in order:
                     rt = self.runtimes[key]
                     token = rt.tokens.get(route.auth) if route.auth else None
-                    (my0, refused0), re0 = mysql_counters(), self.redis.connections()
+                    waited = self.wait_quiet()
+                    if waited > 2:
+                        log(f"{route.key:12} waited {waited:.1f} s for the servers to finish "
+                            "earlier requests")
+                    (my0, refused0), re0 = self.mysql_counters(), self.redis.connections()
                     if level == RSS_LEVEL:
                         with RssSampler(rt.proc.pid) as sampler:
                             r = wrk(rt.port, route, token, threads, conns, DURATION, lua_dir)
                         res[key]["rss_max_kb"] = sampler.max_kb
                     else:
                         r = wrk(rt.port, route, token, threads, conns, DURATION, lua_dir)
-                    (my1, refused1), re1 = mysql_counters(), self.redis.connections()
-                    # The `mysql` client reading the counter after the run is one connection.
-                    res[key]["mysql_conns"] += max(0, my1 - my0 - 1)
+                    (my1, refused1), re1 = self.mysql_counters(), self.redis.connections()
+                    # Without per-account counters, the `mysql` client reading `Connections`
+                    # after the run is one connection.
+                    own = 0 if self.mysql_user.available else 1
+                    res[key]["mysql_conns"] += max(0, my1 - my0 - own)
                     res[key]["mysql_refused"] += refused1 - refused0
                     res[key]["redis_conns"] += max(0, re1 - re0)
                     res[key]["requests"] += r["requests"]
@@ -822,6 +1075,96 @@ class Bench:
                     log(f"{route.key:12} {level:4} {key:5} {r['rps']:9.0f} req/s"
                         f"  p50 {r.get('p50_ms', 0):7.2f} ms  p99 {r.get('p99_ms', 0):7.2f} ms"
                         f"  statuses {r['statuses']}  socket errors {r['socket_errors']}")
+            # Store work per request, after the timed runs (caches as warm as during them).
+            for key in order:
+                self.wait_quiet()
+                c = self.count(self.runtimes[key], route, COUNT_REQUESTS)
+                res[key]["counted"] = c
+                log(f"{route.key:12} count {key:5} {COUNT_REQUESTS} requests: MySQL statements "
+                    f"{c['mysql_statements']} {c['mysql_by_kind']}, Redis commands "
+                    f"{c['redis_commands']}, "
+                    f"statuses {c['statuses']}")
+
+    def wait_quiet(self, timeout: float = 180) -> float:
+        """Waits until no server is still working off an earlier run (a slow route's requests that
+        wrk gave up on keep running): no statement on the servers' MySQL account and under 3 % of
+        a core of CPU across all servers for 0.3 s. Returns the seconds waited."""
+        started = time.monotonic()
+        roots = [rt.proc.pid for rt in self.runtimes.values() if rt.proc is not None]
+        ticks_per_s = os.sysconf("SC_CLK_TCK")
+        while time.monotonic() - started < timeout:
+            s0 = statements(self.mysql_user.stats(), dict.fromkeys(MysqlUser.FIELDS, 0))
+            c0 = sum(tree_cpu_ticks(r) for r in roots)
+            time.sleep(0.3)
+            s1 = statements(self.mysql_user.stats(), dict.fromkeys(MysqlUser.FIELDS, 0))
+            c1 = sum(tree_cpu_ticks(r) for r in roots)
+            if s0 == s1 and (c1 - c0) / ticks_per_s <= 0.3 * 0.03:
+                return time.monotonic() - started
+        log(f"note: servers still busy after {timeout:.0f} s; measuring anyway")
+        return time.monotonic() - started
+
+    def mysql_counters(self) -> tuple[int, int]:
+        """MySQL connections opened by the servers (their account's `TOTAL_CONNECTIONS`; without
+        per-account statistics the server's `Connections`, less the `mysql` client reading it),
+        and connections refused at max_connections (server-wide: refused before any account)."""
+        conns, refused = mysql_counters()
+        stats = self.mysql_user.stats()
+        return (stats["TOTAL_CONNECTIONS"] if stats else conns), refused
+
+    def count(self, rt: Runtime, route: Route, n: int) -> dict:
+        """`n` requests one after another on one connection (untimed), with the MySQL statements
+        and Redis commands they cost the server: its MySQL account's statement counters, and the
+        Redis commands from its processes (RedisCommandCounter)."""
+        headers = {"authorization": f"Bearer {rt.tokens[route.auth]}"} if route.auth else {}
+        if route.content_type:
+            headers["content-type"] = route.content_type
+        statuses: dict[str, int] = {}
+        conn = http.client.HTTPConnection("127.0.0.1", rt.port, timeout=300)
+        others = [self.simulator.pid] if self.simulator is not None else []
+        try:
+            before = self.mysql_user.stats()
+            with RedisCommandCounter(rt.proc.pid, others, self.prefix) as redis_count:
+                for _ in range(n):
+                    conn.request(route.method, route.path, body=route.body, headers=headers)
+                    resp = conn.getresponse()
+                    resp.read()
+                    statuses[str(resp.status)] = statuses.get(str(resp.status), 0) + 1
+            time.sleep(0.05)  # the last statement's counters
+            after = self.mysql_user.stats()
+        finally:
+            conn.close()
+        return {"requests": n, "statuses": statuses,
+                "mysql_statements": statements(before, after),
+                "mysql_by_kind": None if before is None else {
+                    f: after[f] - before[f] for f in ("SELECT_COMMANDS", "UPDATE_COMMANDS",
+                                                      "OTHER_COMMANDS", "TOTAL_CONNECTIONS")},
+                "mysql_rows_sent": None if before is None else after["ROWS_SENT"] - before["ROWS_SENT"],
+                "redis_commands": redis_count.commands}
+
+    def measure_cold(self, route: Route, order: list[str], res: dict):
+        """The route's first request with its cache (`route.cold`) deleted: COLD_RUNS timed ones per
+        runtime (interleaved, nothing else measuring meanwhile), then one more counted."""
+        for _ in range(COLD_RUNS):
+            for key in order:
+                rt = self.runtimes[key]
+                self.wait_quiet()
+                self.redis.delete_prefix(self.prefix, route.cold)
+                headers = {"authorization": f"Bearer {rt.tokens[route.auth]}"} if route.auth else {}
+                t0 = time.monotonic()
+                status, _ = http_request(rt.port, route.path, route.method, headers, route.body,
+                                         timeout=300)
+                ms = (time.monotonic() - t0) * 1000
+                if status != route.expect:
+                    raise BenchError(f"{key} {route.path} (cold): {status}, expected {route.expect}")
+                res[key].setdefault("cold_ms", []).append(round(ms, 2))
+        for key in order:
+            self.wait_quiet()
+            self.redis.delete_prefix(self.prefix, route.cold)
+            res[key]["cold_counted"] = c = self.count(self.runtimes[key], route, 1)
+            res[key]["cold_median_ms"] = statistics.median(res[key]["cold_ms"])
+            log(f"{route.key:12} cold  {key:5} {res[key]['cold_median_ms']:9.1f} ms (median of "
+                f"{COLD_RUNS}: {res[key]['cold_ms']}), MySQL statements {c['mysql_statements']}, "
+                f"Redis commands {c['redis_commands']}")
 
     # -- report --------------------------------------------------------------------------------
 
@@ -866,7 +1209,7 @@ class Bench:
                 return f"{v / 1024:.0f}"
             if kind == "per":
                 return f"{v:.2f}"
-            return f"{v:,}"
+            return f"{v:,.0f}" if isinstance(v, float) else f"{v:,}"
 
         def ratio(a, b):
             if a is None or b is None or b == 0:
@@ -906,6 +1249,22 @@ class Bench:
             # No ratios: the pooled servers open next to none, and x / 0.001 says nothing.
             row("", "MySQL conns opened / req", per_request("mysql_conns"), "per", False)
             row("", "Redis conns opened / req", per_request("redis_conns"), "per", False)
+
+            def counted(field_, which="counted"):
+                return {k: res[k][which][field_] / res[k][which]["requests"] for k in keys
+                        if k in res and res[k].get(which) and res[k][which][field_] is not None}
+
+            row("", f"MySQL statements / req ({COUNT_REQUESTS} sequential)",
+                counted("mysql_statements"), "per", False)
+            row("", f"Redis commands / req ({COUNT_REQUESTS} sequential)",
+                counted("redis_commands"), "per", False)
+            if route.cold:
+                row("", f"cold: first request, cache deleted, median of {COLD_RUNS}, ms",
+                    {k: res[k].get("cold_median_ms") for k in res}, "ms")
+                row("", "cold: MySQL statements", counted("mysql_statements", "cold_counted"), "int",
+                    False)
+                row("", "cold: Redis commands", counted("redis_commands", "cold_counted"), "int",
+                    False)
             row("", "memory max at 64 conns (PSS), MB", {k: res[k]["rss_max_kb"] for k in res}, "mb")
             row("", "unexpected status or socket errors", per("unexpected"), "int",
                 with_ratio=False)
@@ -950,9 +1309,20 @@ class Bench:
             f"{SEED_DAYS} seeded day(s), users created by the CLI, tokens from `/auth/login`. "
             f"Start-up: median of {STARTS} fresh start(s), spawn → first 200 of `{READY_PATH}` "
             "(compile caches warm). Memory: the sum of PSS over the process tree (`spin up` and its trigger process; uvicorn's master and workers), so shared pages count once. "
-            "Connections opened per request: the servers' own counters (MySQL `Connections`, "
-            "Redis `total_connections_received`) over all runs of the route ÷ requests; "
-            "anything else using MySQL/Redis meanwhile adds to them.",
+            "Connections opened per request: the servers' own counters over all runs of the "
+            "route ÷ requests (MySQL: the servers' own account's `TOTAL_CONNECTIONS`; Redis: "
+            "`total_connections_received`, to which anything else using Redis meanwhile adds). "
+            f"Statements and commands per request: {COUNT_REQUESTS} requests one after another "
+            "after the timed runs (caches as warm as during them), MySQL statements from the "
+            "servers' own account (`USER_STATISTICS`: SELECT + UPDATE + other statements, SHOW "
+            "not counted), Redis commands from MONITOR attributed to the server's own connections "
+            "(the simulator, the bench and other clients left out). "
+            f"Seeded {SEED_DAYS} day(s) in {self.results.get('seed_s', '?')} s; trading routes: "
+            f"settled day {DATES['settled_day']}, last month {DATES['last_month']}, and the "
+            "settled-day cache shared by all runtimes (same keys), as the overview's energy is; "
+            f"analysis routes: the local day {DATES['settled_day']} (`from={DATES['settled_day']}"
+            f"&to={DATES['day_after']}`), read from MySQL on every request (no cache); "
+            "`cold` rows: the first request after deleting that cache, timed alone.",
             "",
             "Ratios are runtime ÷ reference: above 1 is better for req/s, worse for the rest.",
             "",
@@ -1007,6 +1377,10 @@ class Bench:
             except Exception as e:
                 log(f"dropping databases {self.prefix}*: {e}")
         try:
+            self.mysql_user.drop()
+        except Exception as e:
+            log(f"dropping MySQL account {self.mysql_user.name}: {e}")
+        try:
             r = self.redis or Redis()
             n = r.delete_prefix(self.prefix)
             r.close()
@@ -1022,8 +1396,11 @@ class Bench:
         if os.environ.get("MAX_SECONDS"):
             return int(os.environ["MAX_SECONDS"])
         runs = sum(len([k for k in self.wanted if not r.only or k in r.only]) for r in self.routes)
-        estimate = runs * (len(LEVELS) * (DURATION + 2) + WARMUP + 2) + \
-            STARTS * len(self.wanted) * 15 + 120
+        # per route and runtime: the runs, the counted requests; the seed (about 1 s a day);
+        # cold first requests (seconds each on the reference)
+        cold = sum(len(self.wanted) for r in self.routes if r.cold) * (COLD_RUNS + 1) * 10
+        estimate = runs * (len(LEVELS) * (DURATION + 2) + WARMUP + 2 + 5) + \
+            STARTS * len(self.wanted) * 15 + 120 + SEED_DAYS * 2 + cold
         if "ref" in self.wanted and not os.path.isdir(reference_venv()):
             estimate += 900  # run.sh builds the reference's virtualenv first
         return 2 * estimate + 300

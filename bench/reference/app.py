@@ -24,6 +24,7 @@ import re
 import secrets
 import time
 import tomllib
+from bisect import bisect_left, bisect_right
 import unicodedata
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -105,6 +106,12 @@ class Settings:
         self.rack_capacity_kwh = float(v["rack_capacity_kwh"].strip())
         self.pcs_rated_kw = float(v["pcs_rated_kw"].strip())
         self.live_stale_after = int(v["live_stale_after_secs"].strip())
+        self.dreg = DregParams.from_variables(v)  # the trading section below
+        settle_days = rust_int(v["income_settled_after_days"].strip(RUST_WS), U32)
+        if settle_days is None:
+            raise RuntimeError("income_settled_after_days is not a number")
+        self.settle_days = settle_days
+        self.settlement_tag = settlement_tag(self.dreg, self.site_offset)
 
 
 def iso(mysql_utc: str | None, tz: timezone) -> str | None:
@@ -1563,6 +1570,8 @@ class TodayEnergy(BaseModel):
     charge_kwh: float
     discharge_kwh: float
     gaps: int
+    income: str | None = Field(description="today's final dReg/E-dReg income so far (null: a store it needs is down)")
+    income_cents: int | None
 
 
 class Overview(BaseModel):
@@ -1607,11 +1616,17 @@ async def system_overview(_: TelemetryCaller, settings: SettingsDep, stores: Sto
     now = int(time.time())
     site = await live_site(stores, settings)
     today = await today_pcs_energy(stores, settings, now)
+    try:  # the schedule, PCS and MMAIN history: without one of them the income is unknown, not an error
+        income = await today_income_cents(stores, settings, now)
+    except StoreUnavailable:
+        income = None
     alerts = await alert_counts(stores.db("ess"))
     mode = await current_mode(stores.db("schedule"), now)
     return Overview(site=ratings(settings), bess=bess_summary(site), pcs=pcs_summary(site), grid=grid_summary(site),
                     today=TodayEnergy(charge_kwh=rust_round(today.negative_kwh, 3),
-                                      discharge_kwh=rust_round(today.positive_kwh, 3), gaps=today.gaps),
+                                      discharge_kwh=rust_round(today.positive_kwh, 3), gaps=today.gaps,
+                                      income=None if income is None else format_cents(income),
+                                      income_cents=income),
                     alerts=alerts, mode=mode, updated_at=format_iso(now, settings.site_offset))
 
 
@@ -2222,3 +2237,1172 @@ async def acknowledge_alert(alert_id: Annotated[str, PathParam(description=">= 1
     if row is None:
         raise HTTPException(404, f"Alert {id_} not found")
     return alert_view(row, settings.site_offset)
+
+
+# ---- trading: schedule, income, execution rate (functions/trading, shared/src/{dreg,trading}.rs,
+# shared/src/guest/trading.rs) ------------------------------------------------------------------
+# Money is integer cents from the DECIMAL columns to the JSON (never a float sum); rates and
+# factors are floats computed in the same order as the Rust side, so they agree to the last bit.
+
+
+@dataclass(frozen=True)
+class Curve:
+    dead_band_hz: float
+    full_response_hz: float
+
+
+@dataclass(frozen=True)
+class FactorStep:
+    min_rate: float
+    factor: float
+
+
+@dataclass(frozen=True)
+class DregParams:
+    """shared::dreg::DregParams: DOMAIN.md's defaults, overridden by the Spin variables."""
+    nominal_hz: float = 60.0
+    dreg: Curve = Curve(0.02, 0.25)
+    edreg: Curve = Curve(0.01, 0.15)
+    tolerance_fraction: float = 0.03
+    sample_interval_s: int = 10
+    factor_steps: tuple[FactorStep, ...] = (FactorStep(0.95, 1.0), FactorStep(0.85, 0.7), FactorStep(0.70, 0.5))
+
+    @classmethod
+    def from_variables(cls, v: dict[str, str]) -> DregParams:
+        """`DregParams::from_lookup`: an empty variable keeps the default; a bad one stops start-up."""
+        def get(name):
+            raw = v.get(name)
+            return raw if raw is not None and raw.strip(RUST_WS) else None
+
+        def num(name, default):
+            raw = get(name)
+            if raw is None:
+                return default
+            x = rust_f64(raw.strip(RUST_WS))
+            if x is None or not math.isfinite(x):
+                raise RuntimeError(f"{name}: not a number: {raw!r}")
+            return x
+
+        interval = get("dreg_sample_interval_s")
+        steps = get("dreg_factor_steps")
+        p = cls(num("grid_nominal_hz", 60.0),
+                Curve(num("dreg_dead_band_hz", 0.02), num("dreg_full_response_hz", 0.25)),
+                Curve(num("edreg_dead_band_hz", 0.01), num("edreg_full_response_hz", 0.15)),
+                num("dreg_tolerance_fraction", 0.03),
+                10 if interval is None else rust_int(interval.strip(RUST_WS), U32),
+                cls.factor_steps if steps is None else _factor_steps(steps))
+        if p.sample_interval_s is None:
+            raise RuntimeError(f"dreg_sample_interval_s: not a whole number of seconds: {interval!r}")
+        p.validate()
+        return p
+
+    def validate(self) -> None:
+        for name, c in (("dreg", self.dreg), ("edreg", self.edreg)):
+            if not (c.dead_band_hz >= 0.0 and c.full_response_hz > c.dead_band_hz):
+                raise RuntimeError(f"{name}: full response must exceed the dead band >= 0")
+        if math.isnan(self.nominal_hz) or self.nominal_hz <= 0.0:
+            raise RuntimeError("nominal frequency must be positive")
+        if not (0.0 <= self.tolerance_fraction < 1.0):
+            raise RuntimeError("tolerance fraction must be in 0..1")
+        if self.sample_interval_s == 0:
+            raise RuntimeError("sample interval must be positive")
+        if any(a.min_rate <= b.min_rate for a, b in zip(self.factor_steps, self.factor_steps[1:])):
+            raise RuntimeError("factor steps must be sorted by decreasing min_rate")
+        if not all(0.0 <= s.min_rate <= 1.0 and 0.0 <= s.factor <= 1.0 for s in self.factor_steps):
+            raise RuntimeError("factor steps must be within 0..1")
+
+    def expected_fraction(self, mode: str, freq_hz: float) -> float:
+        c = self.edreg if mode == "edreg" else self.dreg
+        d = freq_hz - self.nominal_hz
+        a = abs(d)
+        if a <= c.dead_band_hz:
+            return 0.0
+        magnitude = 1.0 if a >= c.full_response_hz else (a - c.dead_band_hz) / (c.full_response_hz - c.dead_band_hz)
+        return magnitude if d < 0.0 else -magnitude
+
+    def expected_samples(self, start: int, end: int) -> int:
+        return 0 if end <= start else -(-(end - start) // self.sample_interval_s)  # div_ceil
+
+    def performance_factor(self, rate: float) -> float:
+        return next((s.factor for s in self.factor_steps if rate >= s.min_rate), 0.0)
+
+    def evaluate(self, mode: str, capacity_mw: float, start: int, end: int, samples) -> tuple[int, int]:
+        """(present, compliant) over `[start, end)`: the first sample of each slot is judged."""
+        step = self.sample_interval_s
+        seen = bytearray(self.expected_samples(start, end))
+        tolerance = self.tolerance_fraction * capacity_mw * 1000.0 + 1e-6
+        present = compliant = 0
+        for ts, freq_hz, p_kw in samples:
+            if ts < start or ts >= end:
+                continue
+            slot = (ts - start) // step
+            if seen[slot]:
+                continue
+            seen[slot] = 1
+            present += 1
+            expected_kw = self.expected_fraction(mode, freq_hz) * capacity_mw * 1000.0
+            if math.isfinite(p_kw) and math.isfinite(freq_hz) and abs(p_kw - expected_kw) <= tolerance:
+                compliant += 1
+        return present, compliant
+
+
+def _factor_steps(raw: str) -> tuple[FactorStep, ...]:
+    steps = []
+    for pair in raw.split(","):
+        r, sep, f = pair.strip(RUST_WS).partition(":")
+        rate, factor = rust_f64(r.strip(RUST_WS)), rust_f64(f.strip(RUST_WS))
+        if not sep or rate is None or factor is None:
+            raise RuntimeError(f"dreg_factor_steps: expected rate:factor,...: {raw!r}")
+        steps.append(FactorStep(rate, factor))
+    return tuple(steps)
+
+
+def rust_debug_f64(x: float) -> str:
+    """`format!("{:?}", x)`: shortest digits, `.0` on whole numbers, an exponent (`1e-5`, `1e16`)
+    below 1e-4 and from 1e16 on — Python's repr switches at the same points."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = repr(x)
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        return f"{mantissa}e{int(exp)}"
+    return text
+
+
+def settlement_tag(p: DregParams, offset: int) -> str:
+    """`shared::trading::settlement_tag`: FNV-1a of `v1|{params:?}|{offset}`, the params as Rust's
+    derived Debug prints them, so both sides use the same cache keys."""
+    f = rust_debug_f64
+    curve = lambda c: f"Curve {{ dead_band_hz: {f(c.dead_band_hz)}, full_response_hz: {f(c.full_response_hz)} }}"
+    steps = ", ".join(f"FactorStep {{ min_rate: {f(s.min_rate)}, factor: {f(s.factor)} }}" for s in p.factor_steps)
+    text = (f"v1|DregParams {{ nominal_hz: {f(p.nominal_hz)}, dreg: {curve(p.dreg)}, edreg: {curve(p.edreg)}, "
+            f"tolerance_fraction: {f(p.tolerance_fraction)}, sample_interval_s: {p.sample_interval_s}, "
+            f"factor_steps: [{steps}] }}|{offset}")
+    h = 0xcbf29ce484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def parse_decimal_scaled(s: str, scale: int) -> int | None:
+    """A DECIMAL as MySQL sends it (`"1.250"`) as an integer × 10^scale, exactly."""
+    m = re.fullmatch(r"([+-]?)([0-9]*)(?:\.([0-9]*))?", s.strip(RUST_WS))
+    if not m or not (m[2] or m[3]) or len(m[3] or "") > scale:
+        return None
+    v = int((m[2] or "0") + (m[3] or "").ljust(scale, "0"))
+    return -v if m[1] == "-" else v
+
+
+def format_cents(cents: int) -> str:
+    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def round_half_away(x: float) -> int:
+    """`f64::round` to an integer."""
+    t = math.trunc(x)
+    return t + (1 if x > 0 else -1) if abs(x - t) >= 0.5 else t
+
+
+def income_cents_exact(capacity_kw: int, duration_s: int, price_cents: int, factor_permille: int) -> int:
+    """C × h × price × factor in cents from exact integers, rounded half away from zero."""
+    num = capacity_kw * duration_s * price_cents * factor_permille
+    den = 1000 * 3600 * 1000
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    return -q if num < 0 else q
+
+
+SCHEDULE_MODES, EVENT_STATUSES = ("all", "dreg", "edreg"), ("scheduled", "active", "completed", "cancelled")
+CHUNK_SLOTS = 40_000  # sample slots per pair of sample queries (guest::trading::CHUNK_SLOTS)
+SETTLED_CACHE_SECS = 90 * 86_400
+TODAY_TOTAL_CACHE_SECS = 60
+CURRENCY = "TWD"
+
+
+@dataclass
+class Event:
+    id: int
+    start: int
+    end: int
+    mode: str
+    capacity_kw: int
+    price_cents: int
+    status: str
+
+    @property
+    def duration_s(self) -> int:
+        return max(self.end - self.start, 0)
+
+    def judged_window(self, now: int, step: int) -> tuple[int, int] | None:
+        """Whole sample slots that have ended; None before the start or when cancelled."""
+        if self.status == "cancelled" or now <= self.start:
+            return None
+        if now >= self.end:
+            return self.start, self.end
+        return self.start, self.start + (now - self.start) // max(step, 1) * max(step, 1)
+
+
+EVENT_COLUMNS = ("id, TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', start_at) AS s, "
+                 "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', end_at) AS e, "
+                 "mode, CAST(capacity_mw AS CHAR) AS capacity, CAST(capacity_price AS CHAR) AS price, status")
+
+
+def decode_events(rows) -> list[Event]:
+    events = []
+    for id_, s, e, mode, capacity, price, status in rows:
+        mode = mode.strip(RUST_WS).lower() if isinstance(mode, str) else None
+        mode = "edreg" if mode in ("e-dreg", "e_dreg") else mode
+        cap = parse_decimal_scaled(capacity, 3) if capacity is not None else None
+        cents = parse_decimal_scaled(price, 2) if price is not None else None
+        if (None in (id_, s, e, cap, cents) or id_ < 0 or mode not in ("dreg", "edreg")
+                or status not in EVENT_STATUSES):
+            raise InternalError("events: an event row did not decode")
+        events.append(Event(int(id_), int(s), int(e), mode, cap, cents, status))
+    return events
+
+
+async def events_starting(db: Db, start: int, end: int, mode: str | None) -> list[Event]:
+    sql = f"SELECT {EVENT_COLUMNS} FROM {db.table('events')} WHERE start_at >= %s AND start_at < %s"
+    params = [format_mysql_datetime(start), format_mysql_datetime(end)]
+    if mode is not None:
+        sql += " AND mode = %s"
+        params.append(mode)
+    async with db.cursor() as cur:
+        await cur.execute(sql + " ORDER BY start_at, id", params)
+        return decode_events(await cur.fetchall())
+
+
+async def event_by_id(db: Db, id_: int) -> Event | None:
+    async with db.cursor() as cur:
+        await cur.execute(f"SELECT {EVENT_COLUMNS} FROM {db.table('events')} WHERE id = %s", (id_,))
+        events = decode_events(await cur.fetchall())
+    return events[0] if events else None
+
+
+async def samples_in(pcs: Db, meter: Db, windows: list[tuple[int, int]]) -> list[tuple[int, float, float]]:
+    """(t, Hz, kW) at every time both PCS and MMAIN have a row, in `windows` (ORed, one query each)."""
+    bounds = [format_mysql_datetime(t) for w in windows for t in w]
+    within = lambda column: " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(windows))
+    async with pcs.cursor() as cur:
+        await cur.execute(
+            "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', a.ts) AS t, a.p_kw + b.p_kw AS kw "
+            f"FROM {pcs.table('pcs0_data')} a JOIN {pcs.table('pcs1_data')} b ON b.ts = a.ts "
+            f"WHERE {within('a.ts')} ORDER BY a.ts", bounds)
+        power = await cur.fetchall()
+    async with meter.cursor() as cur:
+        await cur.execute("SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts) AS t, freq "
+                          f"FROM {meter.table('MMAIN')} WHERE {within('ts')} ORDER BY ts", bounds)
+        freq = [(t, f) for t, f in await cur.fetchall() if t is not None and f is not None]
+    samples, i, n = [], 0, len(freq)
+    for t, kw in power:
+        if t is None or kw is None:
+            raise InternalError("pcs0_data: a sample did not decode")
+        while i < n and freq[i][0] < t:
+            i += 1
+        if i < n and freq[i][0] == t:
+            samples.append((t, float(freq[i][1]), float(kw)))
+    return samples
+
+
+async def judge_events(stores: Stores, p: DregParams, events: list[Event], now: int) -> list[tuple[int, int]]:
+    """(present, compliant) of each event over what can be judged at `now`: the events' windows in
+    chunks of at most CHUNK_SLOTS slots, one PCS and one MMAIN query per chunk."""
+    step = p.sample_interval_s
+    counts = [(0, 0)] * len(events)
+    chunks: list[list[tuple[int, int, int]]] = []
+    slots_in_last = None
+    for i, event in enumerate(events):
+        window = event.judged_window(now, step)
+        if window is None:
+            continue
+        a = window[0]
+        while a < window[1]:  # slot-aligned pieces of at most CHUNK_SLOTS slots
+            b = min(a + step * CHUNK_SLOTS, window[1])
+            slots = p.expected_samples(a, b)
+            if slots_in_last is None or slots_in_last + slots > CHUNK_SLOTS:
+                chunks.append([])
+                slots_in_last = 0
+            slots_in_last += slots
+            chunks[-1].append((i, a, b))
+            a = b
+    if not chunks:
+        return counts
+    pcs_db, meter_db = stores.db("PCS"), stores.db("Meter")
+    for chunk in chunks:
+        samples = await samples_in(pcs_db, meter_db, [(a, b) for _, a, b in chunk])
+        times = [s[0] for s in samples]
+        for i, a, b in chunk:
+            e = events[i]
+            present, compliant = p.evaluate(e.mode, e.capacity_kw / 1000.0, a, b,
+                                            samples[bisect_left(times, a):bisect_left(times, b)])
+            counts[i] = (counts[i][0] + present, counts[i][1] + compliant)
+    return counts
+
+
+Phase = Literal["final", "in_progress", "upcoming", "cancelled"]
+
+
+class EventIncome(BaseModel):
+    id: int
+    start: str
+    end: str
+    mode: str
+    status: str
+    phase: Phase
+    capacity_mw: float
+    hours: float
+    price: str = Field(description="TWD per MW·h, exact")
+    price_cents: int
+    expected_samples: int
+    present_samples: int
+    compliant_samples: int
+    execution_rate: float | None
+    factor: float | None
+    income: str | None
+    income_cents: int | None
+
+
+def settle(p: DregParams, e: Event, now: int, counts: tuple[int, int], offset: int) -> EventIncome:
+    """One event at `now`: final (rate, factor, income), in progress (rate so far), upcoming or
+    cancelled (earns 0)."""
+    phase = ("cancelled" if e.status == "cancelled" else "final" if now >= e.end
+             else "in_progress" if now > e.start else "upcoming")
+    window = e.judged_window(now, p.sample_interval_s)
+    rate = factor = None
+    present = compliant = 0
+    if window is not None:
+        slots = p.expected_samples(*window)
+        compliant = min(counts[1], slots)
+        present = counts[0]
+        rate = 0.0 if slots == 0 else compliant / slots
+        factor = p.performance_factor(rate)
+    income_cents = (income_cents_exact(e.capacity_kw, e.duration_s, e.price_cents, round_half_away(factor * 1000.0))
+                    if phase == "final" and factor is not None else 0 if phase == "cancelled" else None)
+    return EventIncome(id=e.id, start=format_iso(e.start, offset), end=format_iso(e.end, offset), mode=e.mode,
+                       status=e.status, phase=phase, capacity_mw=e.capacity_kw / 1000.0,
+                       hours=rust_round(e.duration_s / 3600.0, 4), price=format_cents(e.price_cents),
+                       price_cents=e.price_cents, expected_samples=p.expected_samples(e.start, e.end),
+                       present_samples=present, compliant_samples=compliant,
+                       execution_rate=None if rate is None else rust_round(rate, 4),
+                       factor=0.0 if phase == "cancelled" else factor,
+                       income=None if income_cents is None else format_cents(income_cents), income_cents=income_cents)
+
+
+class DayIncome(BaseModel):
+    date: str
+    events: list[EventIncome]
+    total: str
+    total_cents: int
+    pending_events: int
+    settled: bool = Field(description="old enough never to change; answered from the cache")
+    currency: str
+
+    @classmethod
+    def of(cls, date: tuple[int, int, int], events: list[EventIncome], settled: bool) -> DayIncome:
+        total = sum(e.income_cents for e in events if e.income_cents is not None)
+        return cls(date=format_date(date), events=events, total=format_cents(total), total_cents=total,
+                   pending_events=sum(e.phase in ("in_progress", "upcoming") for e in events), settled=settled,
+                   currency=CURRENCY)
+
+
+def day_number(date: tuple[int, int, int]) -> int:
+    return days_from_civil(*date)
+
+
+def is_settled(date: tuple[int, int, int], now: int, offset: int, settle_days: int) -> bool:
+    return (day_number(date) + 1) * 86_400 - offset + settle_days * 86_400 <= now
+
+
+def decode_day(value: str | None) -> DayIncome | None:
+    if value is None:
+        return None
+    try:
+        return DayIncome.model_validate_json(value)
+    except ValidationError:
+        return None
+
+
+async def day_incomes(stores: Stores, s: Settings, now: int, days: list[tuple[int, int, int]]) -> list[DayIncome]:
+    """Each day's settlement: settled days from the Redis cache (one MGET), the rest computed together
+    (one events query, then the sample chunks) and cached once settled."""
+    offset = s.site_offset
+    key = lambda d: f"{s.prefix}cache:income:{s.settlement_tag}:{format_date(d)}"
+    settled = [is_settled(d, now, offset, s.settle_days) for d in days]
+    r = stores.redis["main"]
+    found: list[DayIncome | None] = [None] * len(days)
+    settled_at = [i for i in range(len(days)) if settled[i]]
+    if settled_at:
+        try:  # the cache is only a shortcut: without Redis every day is computed
+            values = await r.mget([key(days[i]) for i in settled_at])
+        except REDIS_ERRORS:
+            values = []
+        for i, value in zip(settled_at, values):
+            found[i] = decode_day(value)
+    missing = [i for i in range(len(days)) if found[i] is None]
+    if missing:
+        wanted = {day_number(days[i]) for i in missing}
+        start = day_number(days[missing[0]]) * 86_400 - offset
+        end = (day_number(days[missing[-1]]) + 1) * 86_400 - offset
+        events = [e for e in await events_starting(stores.db("schedule"), start, end, None)
+                  if (e.start + offset) // 86_400 in wanted]
+        counts = await judge_events(stores, s.dreg, events, now)
+        for i in missing:
+            n = day_number(days[i])
+            day = DayIncome.of(days[i], [settle(s.dreg, e, now, c, offset) for e, c in zip(events, counts)
+                                         if (e.start + offset) // 86_400 == n], settled[i])
+            if settled[i]:
+                try:  # a cache that cannot be written only costs the next view the same computation
+                    await r.set(key(days[i]), day.model_dump_json(), ex=SETTLED_CACHE_SECS)
+                except REDIS_ERRORS:
+                    pass
+            found[i] = day
+    return found
+
+
+async def today_income_cents(stores: Stores, s: Settings, now: int) -> int:
+    """Today's income so far (final events), reused for a minute: the overview's `today.income`."""
+    today = local_date(now, s.site_offset)
+    key = f"{s.prefix}cache:income_today:{s.settlement_tag}:{format_date(today)}"
+    r = stores.redis["main"]
+    try:
+        cached = await r.get(key)
+    except REDIS_ERRORS:
+        cached = None
+    cents = rust_int(cached, I64) if cached is not None else None
+    if cents is not None:
+        return cents
+    cents = (await day_incomes(stores, s, now, [today]))[0].total_cents
+    try:
+        await r.set(key, str(cents), ex=TODAY_TOTAL_CACHE_SECS)
+    except REDIS_ERRORS:
+        pass
+    return cents
+
+
+class DayTotal(BaseModel):
+    date: str
+    events: int
+    pending_events: int
+    total: str
+    total_cents: int
+    settled: bool
+
+
+class MonthIncome(BaseModel):
+    month: str
+    days: list[DayTotal]
+    events: int
+    pending_events: int
+    total: str
+    total_cents: int
+    currency: str
+
+
+class ExecutionReport(BaseModel):
+    date: str | None
+    event_id: int | None
+    events: list[EventIncome]
+    expected_samples: int
+    compliant_samples: int
+    execution_rate: float | None
+
+    @classmethod
+    def of(cls, date: str | None, event_id: int | None, events: list[EventIncome]) -> ExecutionReport:
+        judged = [e for e in events if e.phase == "final"]
+        expected = sum(e.expected_samples for e in judged)
+        compliant = sum(e.compliant_samples for e in judged)
+        return cls(date=date, event_id=event_id, events=events, expected_samples=expected,
+                   compliant_samples=compliant,
+                   execution_rate=rust_round(compliant / expected, 4) if expected > 0 else None)
+
+
+class ScheduledEvent(BaseModel):
+    id: int
+    start: str
+    end: str
+    mode: str
+    status: str
+    capacity_mw: float
+    hours: float
+    price: str
+    price_cents: int
+
+
+class ScheduleTotals(BaseModel):
+    events: int
+    dreg_events: int
+    edreg_events: int
+    cancelled_events: int
+    hours: float
+    awarded_mwh: float = Field(description="Σ capacity × hours of the events not cancelled")
+
+
+class ScheduleView(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    mode: str
+    weeks: int
+    events: list[ScheduledEvent]
+    totals: ScheduleTotals
+
+
+TradingCaller = Annotated[Caller, Depends(require(PERM_TRADING_READ))]
+YEARS = (1970, 9998)
+
+
+def date_param(source: str, name: str, raw: str) -> tuple[int, int, int]:
+    """`params::date`: `YYYY-MM-DD`, a year in 1970..9998."""
+    date = parse_date(raw.strip(RUST_WS).encode())
+    if date is None:
+        raise FieldError(source, name, "date_parsing", "Input should be a valid date in the format YYYY-MM-DD", raw)
+    if not YEARS[0] <= date[0] <= YEARS[1]:
+        raise FieldError(source, name, "value_error", "Value error, the year must be within 1970..9998", raw)
+    return date
+
+
+def month_param(source: str, name: str, raw: str) -> tuple[int, int]:
+    """`params::month`: `YYYY-MM`."""
+    t = raw.strip(RUST_WS)
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", t, re.ASCII) or not 1 <= int(t[5:]) <= 12:
+        raise FieldError(source, name, "string_pattern_mismatch",
+                         "String should match pattern '^[0-9]{4}-(0[1-9]|1[0-2])$'", raw)
+    if not YEARS[0] <= int(t[:4]) <= YEARS[1]:
+        raise FieldError(source, name, "value_error", "Value error, the year must be within 1970..9998", raw)
+    return int(t[:4]), int(t[5:])
+
+
+@app.get("/api/v1/schedule", response_model=ScheduleView, response_model_by_alias=True, tags=["trading"])
+async def schedule(_: TradingCaller, settings: SettingsDep, stores: StoresDep,
+                   mode: Annotated[str | None, Query(description="all, dreg or edreg")] = None,
+                   weeks: Annotated[str | None, Query(description="1..52, default 1")] = None) -> ScheduleView:
+    """Events from local Monday 00:00 of this week, for `weeks` weeks."""
+    checks = Checks()
+    mode_name = checks.run(choice, "query", "mode", mode, SCHEDULE_MODES) if present(mode) else "all"
+    n_weeks = checks.run(integer, "query", "weeks", weeks, 1, 52) if present(weeks) else 1
+    checks.raise_any()
+    offset = settings.site_offset
+    today = day_number(local_date(int(time.time()), offset))
+    start = (today - (today + 3) % 7) * 86_400 - offset
+    end = start + n_weeks * 7 * 86_400
+    events = await events_starting(stores.db("schedule"), start, end, None if mode_name == "all" else mode_name)
+    live = [e for e in events if e.status != "cancelled"]
+    return ScheduleView.model_validate({
+        "from": format_iso(start, offset), "to": format_iso(end, offset), "mode": mode_name, "weeks": n_weeks,
+        "events": [ScheduledEvent(id=e.id, start=format_iso(e.start, offset), end=format_iso(e.end, offset),
+                                  mode=e.mode, status=e.status, capacity_mw=e.capacity_kw / 1000.0,
+                                  hours=rust_round(e.duration_s / 3600.0, 4), price=format_cents(e.price_cents),
+                                  price_cents=e.price_cents) for e in events],
+        "totals": ScheduleTotals(
+            events=len(live), dreg_events=sum(e.mode == "dreg" for e in live),
+            edreg_events=sum(e.mode == "edreg" for e in live), cancelled_events=len(events) - len(live),
+            hours=rust_round(sum(e.duration_s for e in live) / 3600.0, 4),
+            awarded_mwh=rust_round(sum(e.capacity_kw * e.duration_s for e in live) / 3_600_000.0, 4))})
+
+
+add_legacy("/api/schedule", schedule, "/api/v1/schedule", response_model=ScheduleView,
+           response_model_by_alias=True, tags=["trading"])
+
+
+@app.get("/api/v1/income/daily", response_model=DayIncome, tags=["trading"])
+async def income_daily(_: TradingCaller, settings: SettingsDep, stores: StoresDep,
+                       date: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None
+                       ) -> DayIncome:
+    checks = Checks()
+    day = checks.run(date_param, "query", "date", date) if present(date) else None
+    checks.raise_any()
+    now = int(time.time())
+    return (await day_incomes(stores, settings, now, [day or local_date(now, settings.site_offset)]))[0]
+
+
+add_legacy("/api/income/day", income_daily, "/api/v1/income/daily", response_model=DayIncome, tags=["trading"])
+
+
+@app.get("/api/v1/income/monthly", response_model=MonthIncome, tags=["trading"])
+async def income_monthly(_: TradingCaller, settings: SettingsDep, stores: StoresDep,
+                         month: Annotated[str | None, Query(description="YYYY-MM, default this month")] = None
+                         ) -> MonthIncome:
+    checks = Checks()
+    which = checks.run(month_param, "query", "month", month) if present(month) else None
+    checks.raise_any()
+    now = int(time.time())
+    year, m = which or local_date(now, settings.site_offset)[:2]
+    days = await day_incomes(stores, settings, now, [(year, m, d) for d in range(1, _days_in_month(year, m) + 1)])
+    lines = [DayTotal(date=d.date, events=len(d.events), pending_events=d.pending_events, total=d.total,
+                      total_cents=d.total_cents, settled=d.settled) for d in days]
+    total = sum(d.total_cents for d in lines)
+    return MonthIncome(month=f"{year:04d}-{m:02d}", days=lines, events=sum(d.events for d in lines),
+                       pending_events=sum(d.pending_events for d in lines), total=format_cents(total),
+                       total_cents=total, currency=CURRENCY)
+
+
+add_legacy("/api/income/month", income_monthly, "/api/v1/income/monthly", response_model=MonthIncome,
+           tags=["trading"])
+
+
+@app.get("/api/v1/execution-rate", response_model=ExecutionReport, tags=["trading"])
+async def execution_rate(_: TradingCaller, settings: SettingsDep, stores: StoresDep,
+                         event_id: Annotated[str | None, Query(description=">= 1")] = None,
+                         date: Annotated[str | None, Query(description="YYYY-MM-DD, default today")] = None
+                         ) -> ExecutionReport:
+    """One event (`event_id`) or a day's events (`date`), with the sample counts behind the rates."""
+    checks = Checks()
+    id_ = day = None
+    if present(event_id) and present(date):
+        checks.errors.append({"type": "value_error", "loc": ["query", "event_id"],
+                              "msg": "Value error, give either event_id or date, not both", "input": event_id})
+    elif present(event_id):
+        id_ = checks.run(integer, "query", "event_id", event_id, 1, None)
+    elif present(date):
+        day = checks.run(date_param, "query", "date", date)
+    checks.raise_any()
+    now, offset = int(time.time()), settings.site_offset
+    if id_ is not None:
+        event = await event_by_id(stores.db("schedule"), id_)
+        if event is None:
+            raise HTTPException(404, f"Event {id_} not found")
+        counts = await judge_events(stores, settings.dreg, [event], now)
+        return ExecutionReport.of(None, id_, [settle(settings.dreg, event, now, counts[0], offset)])
+    day = day or local_date(now, offset)
+    events = [e for d in await day_incomes(stores, settings, now, [day]) for e in d.events]
+    return ExecutionReport.of(format_date(day), None, events)
+
+
+add_legacy("/api/exec_rate", execution_rate, "/api/v1/execution-rate", response_model=ExecutionReport,
+           tags=["trading"])
+
+
+# ---- analysis (functions/analysis, shared::analysis, shared::energy, guest::analysis) --------------
+# The same window rules, SQL and page sizes as the Rust component: rows in keyset pages (at most
+# 4000 rows and 6 h a query; freq-power 2 h pages), the samples just outside a window by index
+# lookups, the racks' SOC with one statement per MySQL server, the trapezoid split into buckets by
+# the same integrator (floats added in the same order, so the figures agree to the bit).
+
+from fastapi.responses import StreamingResponse  # noqa: E402
+
+DAY_SECS, HOUR_SECS = 86_400, 3600
+DEFAULT_WINDOW_SECS, MAX_ENERGY_WINDOW_SECS, MAX_FREQ_WINDOW_SECS = DAY_SECS, 31 * DAY_SECS, DAY_SECS
+METER_INTERVAL_SECS, INVERTER_INTERVAL_SECS, RACK_INTERVAL_SECS, BASELINE_INTERVAL_SECS = 10, 60, 60, 10
+BASELINE_MAX_AGE_SECS = BASELINE_INTERVAL_SECS * MAX_GAP_FACTOR
+PAGE_ROWS, PAGE_SECS, FREQ_PAGE_SECS = 4000, 6 * 3600, 2 * 3600
+MIN_CHARGE_KWH_FOR_EFFICIENCY = 1.0
+INTERVALS = ("hour", "day")
+EPOCH_SECONDS = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts)"
+
+
+def describe_secs(secs: int) -> str:
+    return f"{secs // DAY_SECS} days" if secs % DAY_SECS == 0 and secs > DAY_SECS else f"{secs // HOUR_SECS} hours"
+
+
+def analysis_window(checks: Checks, from_: str | None, to: str | None, now: int, offset: int,
+                    max_secs: int) -> tuple[int, int] | None:
+    """`analysis::window`: `to` defaults to now, `from` to 24 h before `to`; errors go to `checks`."""
+    before = len(checks.errors)
+    start = checks.run(instant, "query", "from", from_, offset) if present(from_) else None
+    end = checks.run(instant, "query", "to", to, offset) if present(to) else None
+    if len(checks.errors) > before:
+        return None
+    end = now if end is None else end
+    start = end - DEFAULT_WINDOW_SECS if start is None else start
+    if start >= end:
+        checks.errors.append({"type": "value_error", "loc": ["query", "to"],
+                              "msg": "Value error, `to` must be later than `from`", "input": present(to)})
+        return None
+    if end - start > max_secs:
+        checks.errors.append({"type": "value_error", "loc": ["query", "to"],
+                              "msg": f"Value error, the window from `from` to `to` must be at most "
+                                     f"{describe_secs(max_secs)}", "input": present(to)})
+        return None
+    return start, end
+
+
+def bucket_edges(window: tuple[int, int], interval: str, offset: int) -> list[int]:
+    """The window's bounds and every site-local hour or midnight strictly between them."""
+    def next_edge(t: int) -> int:
+        if interval == "hour":
+            return (t + offset) // HOUR_SECS * HOUR_SECS - offset + HOUR_SECS
+        return ((t + offset) // DAY_SECS + 1) * DAY_SECS - offset
+
+    edges, edge = [window[0]], next_edge(window[0])
+    while edge < window[1]:
+        edges.append(edge)
+        edge = next_edge(edge)
+    edges.append(window[1])
+    return edges
+
+
+class Integrator:
+    """`energy::Integrator`: the trapezoid integral of samples pushed in time order, split into the
+    buckets between `edges`; intervals straddling an edge are split on the line between their two
+    samples; an interval over 5 nominal intervals is a gap (counted in every bucket it touches and
+    once in the total); only samples inside the window are counted."""
+
+    def __init__(self, nominal_secs: int, edges: list[int]) -> None:
+        self.edges = edges
+        self.max_gap = max(nominal_secs, 1) * MAX_GAP_FACTOR
+        self.previous: tuple[int, float] | None = None
+        self.buckets = [Energy() for _ in range(len(edges) - 1)]
+        self.gaps = 0
+
+    def push(self, ts: int, kw: float) -> None:
+        edges = self.edges
+        start, end = edges[0], edges[-1]
+        if start <= ts < end:
+            self.buckets[bisect_right(edges, ts) - 1].samples += 1
+        previous = self.previous
+        if previous is None:
+            self.previous = (ts, kw)
+            return
+        pts, pkw = previous
+        if ts <= pts:
+            return
+        self.previous = (ts, kw)
+        lo, hi = max(pts, start), min(ts, end)
+        if lo >= hi:
+            return
+        gap = ts - pts > self.max_gap
+        if gap:
+            self.gaps += 1
+        b = bisect_right(edges, lo) - 1
+        while b < len(self.buckets) and edges[b] < hi:
+            u, v = max(lo, edges[b]), min(hi, edges[b + 1])
+            bucket = self.buckets[b]
+            if gap:
+                bucket.gaps += 1
+            else:
+                def power_at(t: int) -> float:
+                    if t <= pts:
+                        return pkw
+                    if t >= ts:
+                        return kw
+                    return pkw + (kw - pkw) * ((t - pts) / (ts - pts))
+                pos, neg = split_trapezoid(power_at(u), power_at(v), (v - u) / 3600.0)
+                bucket.positive_kwh += pos
+                bucket.negative_kwh += neg
+            b += 1
+
+    def finish(self) -> tuple[list[Energy], Energy]:
+        total = Energy(gaps=self.gaps)
+        for bucket in self.buckets:
+            total.positive_kwh += bucket.positive_kwh
+            total.negative_kwh += bucket.negative_kwh
+            total.samples += bucket.samples
+        return self.buckets, total
+
+
+def kwh(e: Energy) -> float:
+    return e.positive_kwh - e.negative_kwh
+
+
+def _at(t: int) -> str:
+    return format_mysql_datetime(t)
+
+
+class Pages:
+    """`guest::analysis::Pages`: a keyset cursor over one table's (ts, column) rows in [from, to),
+    each page at most PAGE_ROWS rows and `slice_secs` long."""
+
+    def __init__(self, db: Db, table: str, column: str, window: tuple[int, int], slice_secs: int) -> None:
+        self.db, self.table = db, table
+        self.sql = (f"SELECT {EPOCH_SECONDS} AS t, {column} AS v FROM {db.table(table)} "
+                    f"WHERE ts >= %s AND ts < %s ORDER BY ts LIMIT {PAGE_ROWS}")
+        self.next, self.to, self.slice = window[0], window[1], slice_secs
+
+    async def next_page(self) -> tuple[list[tuple[int, float]], int] | None:
+        if self.next >= self.to:
+            return None
+        until = min(self.to, self.next + self.slice)
+        async with self.db.cursor() as cur:
+            await cur.execute(self.sql, (_at(self.next), _at(until)))
+            rows = await cur.fetchall()
+        if any(t is None or v is None for t, v in rows):
+            raise InternalError(f"{self.table}: a sample did not decode")
+        page = [(int(t), float(v)) for t, v in rows]
+        end = page[-1][0] + 1 if len(page) == PAGE_ROWS else until
+        self.next = end
+        return page, end
+
+
+async def integrate_table(db: Db, table: str, column: str, nominal_secs: int, edges: list[int]
+                          ) -> tuple[list[Energy], Energy]:
+    """The integral of `table.column` over the buckets between `edges`: the samples just outside
+    the window (one statement, two index lookups), then the window page by page."""
+    window = (edges[0], edges[-1])
+    name = db.table(table)
+    async with db.cursor() as cur:
+        await cur.execute(
+            f"(SELECT 0 AS side, {EPOCH_SECONDS} AS t, {column} AS v FROM {name} "
+            f"WHERE ts < %s ORDER BY ts DESC LIMIT 1) UNION ALL "
+            f"(SELECT 1 AS side, {EPOCH_SECONDS} AS t, {column} AS v FROM {name} "
+            f"WHERE ts >= %s ORDER BY ts LIMIT 1)", (_at(window[0]), _at(window[1])))
+        edge_rows = await cur.fetchall()
+    before = after = None
+    for side, t, v in edge_rows:
+        if side is None or t is None or v is None:
+            raise InternalError(f"{table}: an edge sample did not decode")
+        if side == 0:
+            before = (int(t), float(v))
+        else:
+            after = (int(t), float(v))
+    integrator = Integrator(nominal_secs, edges)
+    if before is not None:
+        integrator.push(*before)
+    pages = Pages(db, table, column, window, PAGE_SECS)
+    while (page := await pages.next_page()) is not None:
+        for t, v in page[0]:
+            integrator.push(t, v)
+    if after is not None:
+        integrator.push(*after)
+    return integrator.finish()
+
+
+async def pcs_integrals(stores: Stores, edges: list[int]) -> list[tuple[list[Energy], Energy]]:
+    db = stores.db("PCS")
+    return [await integrate_table(db, f"pcs{n}_data", "p_kw", PCS_INTERVAL_SECS, edges) for n in range(PCS_COUNT)]
+
+
+@dataclass
+class RackRows:
+    rack: int
+    samples: int
+    gaps: int
+    first: tuple[int, float] | None
+    last: tuple[int, float] | None
+
+
+async def racks_on_server(group: list[tuple[int, Db]], window: tuple[int, int]) -> list[RackRows]:
+    """One UNION ALL over the racks of one server: a row per rack, its count and gaps from one range
+    scan (LAG), its first and last row by index lookups."""
+    max_gap = RACK_INTERVAL_SECS * MAX_GAP_FACTOR
+    parts = []
+    for n, db in group:
+        table = db.table("rack_data")
+        edge = lambda order: (f"(SELECT {EPOCH_SECONDS} AS t, soc FROM {table} "
+                              f"WHERE ts >= %s AND ts < %s ORDER BY ts {order} LIMIT 1)")
+        parts.append(
+            f"SELECT {n} AS rack, s.samples, s.gaps, f.t AS first_t, f.soc AS first_soc, "
+            f"l.t AS last_t, l.soc AS last_soc "
+            f"FROM (SELECT COUNT(*) AS samples, COUNT(CASE WHEN gap > {max_gap} THEN 1 END) AS gaps "
+            f"FROM (SELECT TIMESTAMPDIFF(SECOND, LAG(ts) OVER (ORDER BY ts), ts) AS gap "
+            f"FROM {table} WHERE ts >= %s AND ts < %s) AS g) AS s "
+            f"LEFT JOIN {edge('ASC')} AS f ON 1 LEFT JOIN {edge('DESC')} AS l ON 1")
+    params = [_at(t) for _ in range(len(group) * 3) for t in window]
+    async with group[0][1].cursor() as cur:
+        await cur.execute(" UNION ALL ".join(parts), params)
+        rows = await cur.fetchall()
+    racks = []
+    for rack, samples, gaps, first_t, first_soc, last_t, last_soc in rows:
+        if rack is None or samples is None or gaps is None:
+            raise InternalError("rack_data: a row did not decode")
+        racks.append(RackRows(int(rack), int(samples), int(gaps),
+                              None if first_t is None or first_soc is None else (int(first_t), float(first_soc)),
+                              None if last_t is None or last_soc is None else (int(last_t), float(last_soc))))
+    return racks
+
+
+async def rack_rows(stores: Stores, window: tuple[int, int]) -> list[RackRows]:
+    servers: dict[str, list[tuple[int, Db]]] = {}
+    for n in range(1, RACK_COUNT + 1):
+        db = stores.db(f"BESS{n}")
+        servers.setdefault(stores.dbs[f"BESS{n}"][0], []).append((n, db))
+    racks: list[RackRows] = []
+    for group in servers.values():
+        try:
+            racks += await racks_on_server(group, window)
+        except StoreUnavailable:  # name the database that failed: ask each rack alone
+            for rack in group:
+                racks += await racks_on_server([rack], window)
+    return sorted(racks, key=lambda r: r.rack)
+
+
+class PcsEnergyView(BaseModel):
+    name: str
+    charge_kwh: float
+    discharge_kwh: float
+    samples: int
+    gaps: int
+
+
+class AuxEnergyView(BaseModel):
+    kwh: float
+    samples: int
+    gaps: int
+
+
+class RackChange(BaseModel):
+    rack: int
+    samples: int
+    gaps: int
+    soc_start: float | None
+    soc_end: float | None
+    start_at: str | None
+    end_at: str | None
+    change_kwh: float | None
+
+
+class LossSources(BaseModel):
+    pcs: list[PcsEnergyView]
+    aux: AuxEnergyView
+    racks: list[RackChange]
+
+
+class PowerLoss(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    charge_kwh: float | None
+    discharge_kwh: float | None
+    aux_kwh: float | None
+    stored_change_kwh: float | None
+    loss_kwh: float | None
+    round_trip_efficiency: float | None
+    rack_capacity_kwh: float
+    gaps: int
+    sources: LossSources
+    notes: list[str]
+
+
+class PerSource(BaseModel):
+    grid: int
+    pcs: int
+    pv: int
+
+
+class IoEnergy(BaseModel):
+    start: str
+    end: str
+    import_kwh: float
+    export_kwh: float
+    charge_kwh: float
+    discharge_kwh: float
+    pv_kwh: float
+    samples: PerSource
+    gaps: PerSource
+
+
+class PowerIo(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    interval: str
+    buckets: list[IoEnergy]
+    totals: IoEnergy
+    notes: list[str]
+
+
+def rust_f64_display(x: float) -> str:
+    """`format!("{}", x)` for the note's threshold (1.0 → `1`)."""
+    return rust_display(x)
+
+
+@app.get("/api/v1/analysis/power-loss", response_model=PowerLoss, response_model_by_alias=True, tags=["analysis"])
+async def power_loss(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep,
+                     from_: Annotated[str | None, Query(alias="from", description="date or datetime, default `to` − 24 h")] = None,
+                     to: Annotated[str | None, Query(description="date or datetime, default now")] = None) -> PowerLoss:
+    """Charge, discharge, aux, stored-energy change, loss and round-trip efficiency (at most 31 days)."""
+    offset = settings.site_offset
+    checks = Checks()
+    window = analysis_window(checks, from_, to, int(time.time()), offset, MAX_ENERGY_WINDOW_SECS)
+    checks.raise_any()
+    edges = list(window)
+    pcs = [PcsEnergyView(name=f"pcs{n}", charge_kwh=total.negative_kwh, discharge_kwh=total.positive_kwh,
+                         samples=total.samples, gaps=total.gaps)
+           for n, (_, total) in enumerate(await pcs_integrals(stores, edges))]
+    _, aux_total = await integrate_table(stores.db("Meter"), "MAUX", "KW_tot", METER_INTERVAL_SECS, edges)
+    aux = AuxEnergyView(kwh=kwh(aux_total), samples=aux_total.samples, gaps=aux_total.gaps)
+    racks = await rack_rows(stores, window)
+    capacity = settings.rack_capacity_kwh
+    notes = []
+    silent = [p.name for p in pcs if p.samples == 0]
+    if not silent:
+        charge, discharge = rust_sum(p.charge_kwh for p in pcs), rust_sum(p.discharge_kwh for p in pcs)
+    else:
+        notes.append(f"no PCS history in the window for {', '.join(silent)}: charge and discharge unknown")
+        charge = discharge = None
+    if aux.samples > 0:
+        aux_kwh = aux.kwh
+    else:
+        notes.append("no MAUX history in the window: aux energy unknown")
+        aux_kwh = None
+    changes = [RackChange(rack=r.rack, samples=r.samples, gaps=r.gaps,
+                          soc_start=r.first[1] if r.first else None, soc_end=r.last[1] if r.last else None,
+                          start_at=format_iso(r.first[0], offset) if r.first else None,
+                          end_at=format_iso(r.last[0], offset) if r.last else None,
+                          change_kwh=(r.last[1] - r.first[1]) / 100.0 * capacity if r.first and r.last else None)
+               for r in racks]
+    missing = [f"BESS{c.rack}" for c in changes if c.change_kwh is None]
+    if not missing:
+        stored = rust_sum(c.change_kwh for c in changes)
+    else:
+        notes.append(f"no rack history in the window for {', '.join(missing)}: stored-energy change unknown")
+        stored = None
+    known = charge is not None and discharge is not None and stored is not None
+    loss = charge - discharge - stored if known else None
+    efficiency = None
+    if known:
+        if charge >= MIN_CHARGE_KWH_FOR_EFFICIENCY:
+            efficiency = (discharge + stored) / charge
+        else:
+            notes.append(f"charging in the window ({charge:.3f} kWh) is under "
+                         f"{rust_f64_display(MIN_CHARGE_KWH_FOR_EFFICIENCY)} kWh: no round-trip efficiency")
+    gaps = sum(p.gaps for p in pcs) + aux.gaps + sum(c.gaps for c in changes)
+    return PowerLoss.model_validate({
+        "from": format_iso(window[0], offset), "to": format_iso(window[1], offset), "charge_kwh": charge,
+        "discharge_kwh": discharge, "aux_kwh": aux_kwh, "stored_change_kwh": stored, "loss_kwh": loss,
+        "round_trip_efficiency": efficiency, "rack_capacity_kwh": capacity, "gaps": gaps,
+        "sources": LossSources(pcs=pcs, aux=aux, racks=changes), "notes": notes})
+
+
+add_legacy("/api/power_loss", power_loss, "/api/v1/analysis/power-loss", response_model=PowerLoss,
+           response_model_by_alias=True, tags=["analysis"])
+
+
+def io_view(start: int, end: int, offset: int, grid: Energy, pcs: list[Energy], pv: Energy) -> IoEnergy:
+    return IoEnergy(start=format_iso(start, offset), end=format_iso(end, offset),
+                    import_kwh=grid.negative_kwh, export_kwh=grid.positive_kwh,
+                    charge_kwh=rust_sum(e.negative_kwh for e in pcs),
+                    discharge_kwh=rust_sum(e.positive_kwh for e in pcs), pv_kwh=pv.positive_kwh,
+                    samples=PerSource(grid=grid.samples, pcs=sum(e.samples for e in pcs), pv=pv.samples),
+                    gaps=PerSource(grid=grid.gaps, pcs=sum(e.gaps for e in pcs), pv=pv.gaps))
+
+
+@app.get("/api/v1/analysis/power-io", response_model=PowerIo, response_model_by_alias=True, tags=["analysis"])
+async def power_io(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep,
+                   from_: Annotated[str | None, Query(alias="from", description="date or datetime, default `to` − 24 h")] = None,
+                   to: Annotated[str | None, Query(description="date or datetime, default now")] = None,
+                   interval: Annotated[str | None, Query(description="hour or day, default hour")] = None) -> PowerIo:
+    """Import, export, charge, discharge and PV energy per site-local hour or day (at most 31 days)."""
+    offset = settings.site_offset
+    checks = Checks()
+    window = analysis_window(checks, from_, to, int(time.time()), offset, MAX_ENERGY_WINDOW_SECS)
+    every = checks.run(choice, "query", "interval", interval, INTERVALS) if present(interval) else "hour"
+    checks.raise_any()
+    edges = bucket_edges(window, every, offset)
+    grid = await integrate_table(stores.db("Meter"), "MMAIN", "KW_tot", METER_INTERVAL_SECS, edges)
+    pcs = await pcs_integrals(stores, edges)
+    pv = await integrate_table(stores.db("Inverter"), "INVERTER_1", "ac_kw", INVERTER_INTERVAL_SECS, edges)
+    buckets = [io_view(edges[i], edges[i + 1], offset, grid[0][i], [p[0][i] for p in pcs], pv[0][i])
+               for i in range(len(edges) - 1)]
+    totals = io_view(window[0], window[1], offset, grid[1], [p[1] for p in pcs], pv[1])
+    notes = [f"no {source} history in the window" for source, n in (
+        ("MMAIN", totals.samples.grid), ("PCS (pcs0_data, pcs1_data)", totals.samples.pcs),
+        ("INVERTER_1", totals.samples.pv)) if n == 0]
+    return PowerIo.model_validate({"from": format_iso(window[0], offset), "to": format_iso(window[1], offset),
+                                   "interval": every, "buckets": buckets, "totals": totals, "notes": notes})
+
+
+add_legacy("/api/power_io", power_io, "/api/v1/analysis/power-io", response_model=PowerIo,
+           response_model_by_alias=True, tags=["analysis"])
+
+
+class FreqPowerDocument:
+    """`analysis::freq::Document` with `guest::analysis::FreqPower`'s reads: the head, then one piece
+    per 2 h page (the MMAIN rows, the PCS totals of the same span, the base line from 50 s before
+    it), then the tail with the counts and the window's mean base line."""
+
+    def __init__(self, stores: Stores, settings: Settings, window: tuple[int, int], events: list[Event]) -> None:
+        self.offset, self.p, self.window = settings.site_offset, settings.dreg, window
+        self.events = sorted(events, key=lambda e: e.start)
+        self.grid, self.pcs, self.baseline = stores.db("Meter"), stores.db("PCS"), stores.db("BaseLine")
+        both = " UNION ALL ".join(f"SELECT {EPOCH_SECONDS} AS t, p_kw FROM {self.pcs.table(f'pcs{n}_data')} "
+                                  "WHERE ts >= %s AND ts < %s" for n in range(PCS_COUNT))
+        self.pcs_sql = f"SELECT t, SUM(p_kw) AS kw, COUNT(*) AS n FROM ({both}) AS both_pcs GROUP BY t ORDER BY t"
+        self.baseline_sql = (f"SELECT {EPOCH_SECONDS} AS t, freq FROM {self.baseline.table('base_line')} "
+                             "WHERE ts >= %s AND ts < %s ORDER BY ts")
+        self.pages = Pages(self.grid, "MMAIN", "freq", window, FREQ_PAGE_SECS)
+        self.samples = self.without_power = self.baseline_rows = 0
+        self.baseline_sum = 0.0
+
+    def head(self) -> str:
+        p, off = self.p, self.offset
+
+        def curve(c: Curve) -> dict:
+            return {"dead_band_hz": c.dead_band_hz, "full_response_hz": c.full_response_hz, "points": [
+                {"hz": p.nominal_hz - c.full_response_hz, "fraction": 1.0},
+                {"hz": p.nominal_hz - c.dead_band_hz, "fraction": 0.0},
+                {"hz": p.nominal_hz + c.dead_band_hz, "fraction": 0.0},
+                {"hz": p.nominal_hz + c.full_response_hz, "fraction": -1.0}]}
+
+        head = {"from": format_iso(self.window[0], off), "to": format_iso(self.window[1], off),
+                "nominal_hz": p.nominal_hz, "curves": {"dreg": curve(p.dreg), "edreg": curve(p.edreg)},
+                "events": [{"id": e.id, "mode": e.mode, "capacity_mw": e.capacity_kw / 1000.0,
+                            "start": format_iso(e.start, off), "end": format_iso(e.end, off)} for e in self.events]}
+        return json.dumps(head, separators=(",", ":"))[:-1] + ',"samples":['
+
+    async def page(self) -> str | None:
+        start = self.pages.next
+        got = await self.pages.next_page()
+        if got is None:
+            return None
+        grid, until = got
+        async with self.pcs.cursor() as cur:
+            await cur.execute(self.pcs_sql, (_at(start), _at(until), _at(start), _at(until)))
+            pcs = await cur.fetchall()
+        async with self.baseline.cursor() as cur:
+            await cur.execute(self.baseline_sql, (_at(start - BASELINE_MAX_AGE_SECS), _at(until)))
+            baseline = await cur.fetchall()
+        if any(None in row for row in pcs):
+            raise InternalError("pcs: a PCS total did not decode")
+        if any(None in row for row in baseline):
+            raise InternalError("base_line: a base-line row did not decode")
+        for t, hz in baseline:
+            if t >= start:
+                self.baseline_sum += hz
+                self.baseline_rows += 1
+        items, i, b, off = [], 0, 0, self.offset
+        for t, hz in grid:
+            while i < len(pcs) and pcs[i][0] < t:
+                i += 1
+            kw = float(pcs[i][1]) if i < len(pcs) and pcs[i][0] == t and pcs[i][2] >= PCS_COUNT else None
+            while b + 1 < len(baseline) and baseline[b + 1][0] <= t:
+                b += 1
+            base = (float(baseline[b][1]) if b < len(baseline) and baseline[b][0] <= t
+                    and t - baseline[b][0] <= BASELINE_MAX_AGE_SECS else None)
+            event = next((e for e in reversed(self.events) if e.start <= t < e.end), None)
+            expected = (None if event is None
+                        else self.p.expected_fraction(event.mode, hz) * (event.capacity_kw / 1000.0) * 1000.0)
+            items.append(json.dumps({"t": format_iso(t, off), "hz": hz, "kw": kw, "expected_kw": expected,
+                                     "baseline_hz": base}, separators=(",", ":")))
+            self.samples += 1
+            self.without_power += kw is None
+        text = ",".join(items)
+        return "," + text if text and self.samples > len(items) else text
+
+    def tail(self) -> str:
+        mean = self.baseline_sum / self.baseline_rows if self.baseline_rows else None
+        # serde_json's `json!` object (no preserve_order): keys sorted.
+        return "]," + json.dumps({"baseline_hz": mean, "sample_count": self.samples,
+                                  "samples_without_power": self.without_power}, separators=(",", ":"))[1:]
+
+
+@app.get("/api/v1/analysis/freq-power", tags=["analysis"], response_class=StreamingResponse,
+         responses={200: {"content": {"application/json": {}},
+                          "description": "the samples with the PCS power, expected power and base line"}})
+async def freq_power(_: TelemetryCaller, settings: SettingsDep, stores: StoresDep,
+                     from_: Annotated[str | None, Query(alias="from", description="date or datetime, default `to` − 24 h")] = None,
+                     to: Annotated[str | None, Query(description="date or datetime, default now")] = None):
+    """Every MMAIN sample of the window (at most 24 h) with the PCS power, the expected power of the
+    running event and the base line, streamed page by page."""
+    checks = Checks()
+    window = analysis_window(checks, from_, to, int(time.time()), settings.site_offset, MAX_FREQ_WINDOW_SECS)
+    checks.raise_any()
+    schedule = stores.db("schedule")
+    async with schedule.cursor() as cur:
+        await cur.execute(f"SELECT {EVENT_COLUMNS} FROM {schedule.table('events')} "
+                          "WHERE start_at < %s AND end_at > %s ORDER BY start_at, id", (_at(window[1]), _at(window[0])))
+        events = [e for e in decode_events(await cur.fetchall()) if e.status != "cancelled"]
+    doc = FreqPowerDocument(stores, settings, window, events)
+    # The head and the first page before the status goes out: a store that is down is a clean 503.
+    first = doc.head() + (await doc.page() or "")
+
+    async def body():
+        yield first.encode()
+        while (piece := await doc.page()) is not None:
+            yield piece.encode()
+        yield doc.tail().encode()
+
+    return StreamingResponse(body(), media_type="application/json")
+
+
+add_legacy("/api/freq_power", freq_power, "/api/v1/analysis/freq-power", tags=["analysis"],
+           response_class=StreamingResponse)

@@ -38,6 +38,8 @@ pub struct Config {
     pub redis_main: String,
     pub redis_gtr: String,
     pub redis_prefix: String,
+    /// The alert events' channel under the prefix (the app's `alerts_channel`).
+    pub alerts_channel: String,
     pub site_offset: UtcOffset,
 }
 
@@ -115,6 +117,7 @@ impl Config {
             redis_gtr: env("SOLARHUB_REDIS_GTR_URL")
                 .unwrap_or_else(|| DEFAULT_REDIS_URL.to_string()),
             redis_prefix: env("SOLARHUB_REDIS_PREFIX").unwrap_or_default(),
+            alerts_channel: env("SOLARHUB_ALERTS_CHANNEL").unwrap_or_else(|| "alerts".to_owned()),
             site_offset,
         })
     }

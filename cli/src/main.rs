@@ -8,6 +8,7 @@ mod migrate;
 mod model;
 mod rng;
 mod seed;
+mod sim_alerts;
 mod simulate;
 mod status;
 mod user;
@@ -25,9 +26,12 @@ USAGE:
       Create missing databases and apply pending migrations (safe to run concurrently).
   solarhub seed --days N [--seed S] [--end YYYY-MM-DD] [--if-empty]
       Write N days of deterministic demo history ending now (or at the end of local date --end).
-  solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--history] [--quiet]
+  solarhub simulate [--interval-ms 1000] [--for-seconds N] [--seed S] [--history]
+                    [--alerts-every-secs 90] [--quiet]
       Keep the Redis live hashes updating until SIGINT/SIGTERM (or for N seconds);
-      --history also appends the MySQL history rows (10 s / 60 s).
+      --history also appends the MySQL history rows (10 s / 60 s). About every
+      --alerts-every-secs (0: never) a rack or PCS raises an alert that clears minutes later:
+      written to the alert log and published as an alert event.
   solarhub openapi
       Print the OpenAPI document the docs component serves (for tools, and the benchmark).
   solarhub user create --username U --email E [--full-name N] --role admin|operator|viewer
@@ -42,6 +46,7 @@ ENVIRONMENT:
   SOLARHUB_REDIS_MAIN_URL   main Redis (default redis://127.0.0.1:6379)
   SOLARHUB_REDIS_GTR_URL    GTR Redis (default redis://127.0.0.1:6379)
   SOLARHUB_REDIS_PREFIX     prefix of every Redis key (default empty)
+  SOLARHUB_ALERTS_CHANNEL   channel of alert events, under the prefix (default alerts)
   SOLARHUB_SITE_UTC_OFFSET  site time zone for local days (default +08:00)
   SOLARHUB_USER_PASSWORD    password for `user create`
 ";
@@ -127,7 +132,14 @@ async fn dispatch(argv: &[String]) -> Result<()> {
         }
         "simulate" => {
             let a = usage(Args::parse(rest, &["quiet", "history"]))?;
-            usage(a.only(&["interval-ms", "for-seconds", "seed", "quiet", "history"]))?;
+            usage(a.only(&[
+                "interval-ms",
+                "for-seconds",
+                "seed",
+                "quiet",
+                "history",
+                "alerts-every-secs",
+            ]))?;
             let opts = simulate::SimOptions {
                 interval_ms: usage(a.parse_or("interval-ms", 1000u64))?,
                 for_seconds: match a.get("for-seconds") {
@@ -140,6 +152,7 @@ async fn dispatch(argv: &[String]) -> Result<()> {
                 },
                 quiet: a.flag("quiet"),
                 history: a.flag("history"),
+                alerts_every_secs: usage(a.parse_or("alerts-every-secs", 90u64))?,
             };
             let cfg = Config::from_env()?;
             simulate::run(&cfg, &opts).await.map(|_| ())

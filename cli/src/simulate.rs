@@ -6,10 +6,12 @@
 //! Main Redis: `meter:MMAIN`, `meter:MAUX`, `inverter:1`; GTR Redis: `bess:1..12`, `pcs:0..1`
 //! (see `shared::schema`). The model starts from the newest SOC of each rack and the inverter's
 //! registers in MySQL when they are there, follows the schedule events in force, and carries
-//! each rack's active-alert count; without MySQL it starts from a fresh site.
+//! each rack's active-alert count; without MySQL it starts from a fresh site. Now and then a
+//! rack or PCS raises an alert (`sim_alerts`): logged in MySQL and published as an alert event.
 
 use crate::config::{redact, Config};
 use crate::model::{ActiveEvent, SiteModel, Snapshot, StepInput, Val};
+use crate::sim_alerts::AlertSim;
 use anyhow::{anyhow, bail, Result};
 use mysql_async::prelude::Queryable;
 use solarhub_shared::dreg::Mode;
@@ -26,6 +28,8 @@ pub struct SimOptions {
     pub seed: Option<u64>,
     pub quiet: bool,
     pub history: bool,
+    /// Mean seconds between simulated alerts; 0: none.
+    pub alerts_every_secs: u64,
 }
 
 /// Appends the simulated rows to MySQL at the history resolution.
@@ -268,6 +272,20 @@ pub async fn run(cfg: &Config, opts: &SimOptions) -> Result<u64> {
     let mut main = redis_conn(&cfg.redis_main, "main").await?;
     let mut gtr = redis_conn(&cfg.redis_gtr, "GTR").await?;
     let seed = opts.seed.unwrap_or_else(|| now_unix() as u64);
+    let mut alerts = if opts.alerts_every_secs > 0 {
+        match AlertSim::open(cfg, seed, opts.alerts_every_secs).await {
+            Ok(sim) => Some(sim),
+            Err(e) => {
+                eprintln!(
+                    "warning: no simulated alerts (the alert log is unreachable): {}",
+                    redact(&format!("{e:#}"))
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let mut model = SiteModel::new(seed, cfg.site_offset, history.socs);
     if let Some((ts, today, lifetime)) = history.pv {
         model.set_pv_registers(ts, today, lifetime);
@@ -308,9 +326,24 @@ pub async fn run(cfg: &Config, opts: &SimOptions) -> Result<u64> {
                 capacity_mw: c,
                 p_noncompliant: 0.03,
             });
+        if let Some(sim) = alerts.as_mut() {
+            if let Err(e) = sim.step(&mut main, &cfg.redis_prefix, now, dt).await {
+                eprintln!(
+                    "warning: simulated alerts stopped: {}",
+                    redact(&format!("{e:#}"))
+                );
+                alerts = None;
+            }
+        }
+        let mut rack_alarms = history.rack_alarms;
+        if let Some(sim) = alerts.as_ref() {
+            for (count, more) in rack_alarms.iter_mut().zip(sim.rack_counts()) {
+                *count += more;
+            }
+        }
         let input = StepInput {
             event,
-            rack_alarms: history.rack_alarms,
+            rack_alarms,
             ..Default::default()
         };
         let snap = model.step(now, dt, &input);
@@ -341,9 +374,13 @@ pub async fn run(cfg: &Config, opts: &SimOptions) -> Result<u64> {
             );
         }
     }
+    let raised = match alerts {
+        Some(sim) => sim.finish(&mut main, &cfg.redis_prefix, now_unix()).await?,
+        None => 0,
+    };
     if !opts.quiet {
         println!(
-            "stopped after {updates} update(s) in {:.1} s{}",
+            "stopped after {updates} update(s) and {raised} alert(s) in {:.1} s{}",
             started.elapsed().as_secs_f64(),
             writer.map_or(String::new(), |w| format!(
                 ", {} history row(s) written",

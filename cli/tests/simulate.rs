@@ -174,3 +174,90 @@ fn sigterm_stops_the_simulator() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("fresh site"));
     assert_eq!(env.redis_keys().len(), 17, "{:?}", env.redis_keys());
 }
+
+#[test]
+fn simulated_alerts_are_logged_published_and_cleared() {
+    use solarhub_shared::realtime::events::{AlertEvent, EventKind};
+    let env = TestEnv::new();
+    env.ok(&["migrate", "--quiet"]);
+    // Listen on the alert channel before the simulator starts.
+    let client = redis::Client::open(common::redis_url()).unwrap();
+    let channel = format!("{}alerts", env.prefix);
+    let mut pubsub = env.rt.block_on(client.get_async_pubsub()).unwrap();
+    env.rt.block_on(pubsub.subscribe(&channel)).unwrap();
+    let out = env
+        .cmd(&[
+            "simulate",
+            "--interval-ms",
+            "100",
+            "--for-seconds",
+            "3",
+            "--seed",
+            "7",
+            "--alerts-every-secs",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Every alert raised is in the log, and cleared when the simulator stopped.
+    let mut c = env.conn();
+    let (raised, cleared): (u64, u64) = env.query_one(
+        &mut c,
+        &format!(
+            "SELECT COUNT(*), COUNT(cleared_at) FROM `{}`.alerts",
+            env.db(solarhub_shared::schema::Database::Ess)
+        ),
+    );
+    assert!(raised >= 1, "no alert in 3 s at one a second: {stdout}");
+    assert_eq!(cleared, raised);
+    assert!(
+        stdout.contains(&format!("and {raised} alert(s)")),
+        "{stdout}"
+    );
+
+    // Each was published twice (raised, cleared), with the id of its alert-log stream entry.
+    use futures_util::StreamExt;
+    let mut messages = pubsub.on_message();
+    let mut events = Vec::new();
+    while events.len() < 2 * raised as usize {
+        let msg = env
+            .rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), messages.next()).await })
+            .expect("every event was published")
+            .unwrap();
+        events.push(AlertEvent::parse(msg.get_payload_bytes()).unwrap());
+    }
+    let mut r = env.redis();
+    let logged: Vec<(String, Vec<(String, String)>)> = env
+        .rt
+        .block_on(
+            redis::cmd("XRANGE")
+                .arg(format!("{}alerts:log", env.prefix))
+                .arg("-")
+                .arg("+")
+                .query_async(&mut r),
+        )
+        .unwrap();
+    assert_eq!(logged.len(), events.len());
+    for (event, (id, fields)) in events.iter().zip(&logged) {
+        assert_eq!(&event.event_id, id);
+        let stored = AlertEvent::parse(fields[0].1.as_bytes()).unwrap();
+        assert_eq!(stored.with_id(id.clone()), *event);
+    }
+    let kinds = |k: EventKind| events.iter().filter(|e| e.kind == k).count() as u64;
+    assert_eq!(
+        (kinds(EventKind::Raised), kinds(EventKind::Cleared)),
+        (raised, raised)
+    );
+    for e in events.iter().filter(|e| e.kind == EventKind::Cleared) {
+        assert!(!e.alert.active && e.alert.cleared_at.is_some());
+        assert!(["info", "warning", "critical"].contains(&e.alert.level.as_str()));
+    }
+}

@@ -1,7 +1,7 @@
 //! The alert log as the dashboard reads it: filters from the query string (validated the FastAPI
 //! way) and the shape of one alert.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 use crate::params::{boolean, choice, instant, integer, Query};
@@ -128,8 +128,9 @@ impl SiteAlertQuery {
     }
 }
 
-/// One alert as clients see it; times carry the site's offset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One alert as clients see it; times carry the site's offset. (Deserialized by the notifier,
+/// which receives it inside alert events.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertView {
     pub id: u64,
     pub device_kind: String,

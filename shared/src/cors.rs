@@ -8,7 +8,7 @@ use crate::http::{Method, Request, Response};
 pub const ALLOWED_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 pub const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
 /// Headers a script may read besides the CORS-safelisted ones.
-pub const EXPOSED_HEADERS: &str = "Deprecation, Link, Location, Retry-After, WWW-Authenticate";
+pub const EXPOSED_HEADERS: &str = "Deprecation, Link, Location, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, WWW-Authenticate";
 pub const MAX_AGE_SECS: u32 = 600;
 
 /// The configured origins.

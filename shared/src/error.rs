@@ -97,9 +97,15 @@ pub enum ApiError {
     PayloadTooLarge {
         limit: usize,
     },
+    /// A request target (path and query) over the limit a component reads (bytes).
+    UriTooLong {
+        limit: usize,
+    },
     Throttled {
         retry_after_secs: u64,
     },
+    /// A request budget of the API (per token or per address) is spent for this window.
+    RateLimited(crate::ratelimit::Budget),
     StoreUnavailable(Store),
     /// A server-side fault: the client gets only the request id; the cause goes to the log.
     Internal {
@@ -121,7 +127,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::Throttled { .. } => 429,
+            ApiError::UriTooLong { .. } => 414,
+            ApiError::Throttled { .. } | ApiError::RateLimited(_) => 429,
             ApiError::StoreUnavailable(_) => 503,
             ApiError::Internal { .. } => 500,
         }
@@ -134,6 +141,11 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => vec![("allow", (*allow).to_owned())],
             ApiError::Throttled { retry_after_secs } => {
                 vec![("retry-after", retry_after_secs.to_string())]
+            }
+            ApiError::RateLimited(budget) => {
+                let mut headers = vec![("retry-after", budget.reset_secs.to_string())];
+                headers.extend(budget.headers());
+                headers
             }
             _ => Vec::new(),
         }
@@ -152,7 +164,16 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => {
                 json!({ "detail": format!("Request body is larger than {limit} bytes") })
             }
+            ApiError::UriTooLong { limit } => {
+                json!({ "detail": format!("Request path and query are longer than {limit} bytes") })
+            }
             ApiError::Throttled { .. } => json!({ "detail": "Too many attempts; try again later" }),
+            ApiError::RateLimited(budget) => json!({
+                "detail": format!(
+                    "Rate limit exceeded: {} requests per window; try again in {} s",
+                    budget.limit, budget.reset_secs
+                ),
+            }),
             ApiError::StoreUnavailable(store) => json!({
                 "detail": format!("{} is unavailable", store.label()),
                 "store": store.label(),

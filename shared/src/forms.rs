@@ -55,10 +55,21 @@ fn decode_escapes(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The body as a JSON object or a form, by content type. Anything else is a 422 like FastAPI's.
+/// Which bodies a route reads besides JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    Json,
+    /// JSON or `application/x-www-form-urlencoded` (the OAuth2 password form of the login).
+    JsonOrForm,
+}
+
+/// The body as a JSON object (or a form, where accepted), by content type, as FastAPI reads it:
+/// no content type or `application/json` / `application/*+json` is JSON; any other media type is
+/// not read at all and is the 422 a body that is not an object gets.
 pub fn body_fields(
     content_type: Option<&str>,
     body: &[u8],
+    accepts: Accepts,
 ) -> Result<Map<String, Value>, ApiError> {
     let media = content_type
         .unwrap_or("")
@@ -67,7 +78,7 @@ pub fn body_fields(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if media == "application/x-www-form-urlencoded" {
+    if media == "application/x-www-form-urlencoded" && accepts == Accepts::JsonOrForm {
         let text =
             std::str::from_utf8(body).map_err(|_| invalid_body("Body is not valid UTF-8"))?;
         return Ok(parse_urlencoded(text)
@@ -75,18 +86,32 @@ pub fn body_fields(
             .map(|(k, v)| (k, Value::String(v)))
             .collect());
     }
+    let is_json = media.is_empty()
+        || media == "application/json"
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"));
+    if !is_json {
+        // FastAPI shows the raw body as the input; a prefix is enough to recognise it.
+        let text = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+        return Err(not_an_object(Value::from(text)));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ApiError::validation(FieldError::new(
-            "body",
-            "",
-            "model_attributes_type",
-            "Input should be a valid dictionary or object to extract fields from",
-            other,
-        ))
-        .with_body_loc()),
+        Ok(other) => Err(not_an_object(other)),
         Err(_) => Err(invalid_body("JSON decode error")),
     }
+}
+
+fn not_an_object(input: Value) -> ApiError {
+    ApiError::validation(FieldError::new(
+        "body",
+        "",
+        "model_attributes_type",
+        "Input should be a valid dictionary or object to extract fields from",
+        input,
+    ))
+    .with_body_loc()
 }
 
 fn invalid_body(msg: &str) -> ApiError {
@@ -179,24 +204,38 @@ mod tests {
 
     #[test]
     fn reads_json_or_form_by_content_type() {
-        let json = body_fields(Some("application/json"), br#"{"username":"a"}"#).unwrap();
+        use Accepts::*;
+        let json = body_fields(Some("application/json"), br#"{"username":"a"}"#, Json).unwrap();
         assert_eq!(json["username"], "a");
-        let form = body_fields(
-            Some("application/x-www-form-urlencoded; charset=utf-8"),
-            b"username=a",
-        )
-        .unwrap();
+        let vendor = body_fields(Some("application/vnd.x+json"), br#"{"a":1}"#, Json).unwrap();
+        assert_eq!(vendor["a"], 1);
+        let form_type = Some("application/x-www-form-urlencoded; charset=utf-8");
+        let form = body_fields(form_type, b"username=a", JsonOrForm).unwrap();
         assert_eq!(form["username"], "a");
-        let bad = body_fields(Some("application/json"), b"{nope").unwrap_err();
+        // A form where only JSON is read, or any other media type: not read, a 422.
+        for (ct, accepts) in [(form_type, Json), (Some("text/plain"), JsonOrForm)] {
+            let err = body_fields(ct, br#"{"username":"a"}"#, accepts).unwrap_err();
+            assert_eq!(
+                err.body()["detail"][0]["type"],
+                "model_attributes_type",
+                "{ct:?}"
+            );
+        }
+        let bad = body_fields(Some("application/json"), b"{nope", Json).unwrap_err();
         assert_eq!(bad.status(), 422);
         assert_eq!(bad.body()["detail"][0]["type"], "json_invalid");
-        let list = body_fields(None, b"[1]").unwrap_err();
+        let list = body_fields(None, b"[1]", Json).unwrap_err();
         assert_eq!(list.body()["detail"][0]["loc"], serde_json::json!(["body"]));
+        let not_utf8 = body_fields(None, b"{\"a\": \"\xff\"}", Json).unwrap_err();
+        assert_eq!(not_utf8.body()["detail"][0]["type"], "json_invalid");
+        let deep = "[".repeat(10_000);
+        let nested = body_fields(None, deep.as_bytes(), Json).unwrap_err();
+        assert_eq!(nested.body()["detail"][0]["type"], "json_invalid");
     }
 
     #[test]
     fn required_strings_report_fastapi_errors() {
-        let fields = body_fields(None, br#"{"a":"x","b":"","c":3}"#).unwrap();
+        let fields = body_fields(None, br#"{"a":"x","b":"","c":3}"#, Accepts::Json).unwrap();
         let mut errors = Vec::new();
         assert_eq!(
             required_str(&fields, "a", &mut errors).as_deref(),

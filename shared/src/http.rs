@@ -2,6 +2,9 @@
 //! are ordinary functions that native unit tests can call. `guest::entry` converts to and from
 //! Spin's HTTP types at the component's edge.
 
+use std::fmt;
+use std::task::{Context, Poll};
+
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -96,13 +99,133 @@ impl Request {
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
+
+    /// Every value of header `name`, in the order received.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The client's IP, or `unknown`: the peer the runtime reports, or behind a proxy in
+    /// `trusted` the address that proxy forwarded (see [`crate::proxies`]). Login throttling and
+    /// rate limits count by it; the guest layer reads `trusted` from `trusted_proxies`.
+    ///
+    /// The peer is the *last* `spin-client-addr`: real Spin appends its own value after any
+    /// header of that name the client sent (the local host drops the client's), so the first
+    /// one may be the client's invention.
+    pub fn client_ip(&self, trusted: &crate::proxies::TrustedProxies) -> String {
+        let Some(raw) = self.header_values("spin-client-addr").last() else {
+            return "unknown".to_owned();
+        };
+        match crate::proxies::parse_addr(raw) {
+            Some(peer) => {
+                let forwarded: Vec<&str> = self.header_values("x-forwarded-for").collect();
+                trusted.client(peer, &forwarded).to_string()
+            }
+            None => raw.to_owned(),
+        }
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Body,
+}
+
+/// A response's body: whole, or produced piece by piece after the head has been sent.
+pub enum Body {
+    /// Sent in one piece with its `content-length`.
+    Bytes(Vec<u8>),
+    /// Sent as it is produced (chunked), for answers too long to hold or not yet known.
+    Stream(Box<dyn Chunks>),
+}
+
+impl Body {
+    /// The whole body, when it is not streamed.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Body::Bytes(bytes) => Some(bytes),
+            Body::Stream(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Body::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// A body produced piece by piece after the status and headers have gone out: a long document
+/// read page by page, or (later) events as they happen.
+///
+/// The status is final once the handler returns, so whatever can fail early should be done
+/// before (read the first page in the handler: a store that is down is then still a clean 503).
+/// A piece that fails is `Err`: the body then ends with an error, which the runtime turns into
+/// an aborted transfer (no final chunk), so a client never takes a cut-off document for a whole
+/// one. The producer logs the cause.
+pub trait Chunks {
+    /// The next piece; `None` after the last. A producer that has to wait returns
+    /// `Poll::Pending` having arranged for `cx`'s waker to be woken.
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Vec<u8>, BodyError>>>;
+}
+
+/// Why a streamed body ended early: only the request id, under which the cause was logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError {
+    pub request_id: String,
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the response body failed (request_id={})",
+            self.request_id
+        )
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+impl From<ApiError> for BodyError {
+    /// An error met while producing a body: its cause was logged when it was made (store
+    /// failures by the store layer; [`crate::error::internal`] for the rest).
+    fn from(err: ApiError) -> BodyError {
+        let request_id = match err {
+            ApiError::Internal { request_id } => request_id,
+            other => {
+                let id = crate::error::request_id();
+                eprintln!(
+                    "error request_id={id} streamed body ended: {}",
+                    other.body()["detail"]
+                );
+                id
+            }
+        };
+        BodyError { request_id }
+    }
+}
+
+/// Pieces made synchronously by `next` (store calls are synchronous), one per poll.
+pub fn chunks_from_fn<F>(next: F) -> Box<dyn Chunks>
+where
+    F: FnMut() -> Option<Result<Vec<u8>, BodyError>> + 'static,
+{
+    struct FromFn<F>(F);
+    impl<F: FnMut() -> Option<Result<Vec<u8>, BodyError>>> Chunks for FromFn<F> {
+        fn poll_chunk(&mut self, _: &mut Context<'_>) -> Poll<Option<Result<Vec<u8>, BodyError>>> {
+            Poll::Ready((self.0)())
+        }
+    }
+    Box::new(FromFn(next))
 }
 
 impl Response {
@@ -110,7 +233,16 @@ impl Response {
         Response {
             status,
             headers: vec![("content-type".to_owned(), content_type.to_owned())],
-            body: body.into(),
+            body: Body::Bytes(body.into()),
+        }
+    }
+
+    /// A response whose body is produced by `chunks` after the head is sent.
+    pub fn stream(status: u16, content_type: &str, chunks: Box<dyn Chunks>) -> Self {
+        Response {
+            status,
+            headers: vec![("content-type".to_owned(), content_type.to_owned())],
+            body: Body::Stream(chunks),
         }
     }
 
@@ -119,7 +251,7 @@ impl Response {
         Response {
             status,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: Body::Bytes(Vec::new()),
         }
     }
 
@@ -160,9 +292,24 @@ impl Response {
     pub fn deprecated(mut self, successor: &str) -> Response {
         // 2026-11-22T00:00:00Z, the day the v1 routes replaced the Flask ones.
         self.set_header("deprecation", "@1795305600");
+        let successor = escape_path(successor);
         self.set_header("link", format!("<{successor}>; rel=\"successor-version\""));
         self
     }
+}
+
+/// `path` with every byte that may not appear in a URI path percent-encoded, so a successor built
+/// from a client's (decoded) path segment can never break or inject into a header.
+fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@%".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl From<ApiError> for Response {
@@ -239,12 +386,58 @@ mod tests {
     }
 
     #[test]
+    fn a_successor_path_is_escaped_into_its_link() {
+        let r = Response::empty(200).deprecated("/api/v1/bess/1\r\nSet-Cookie: a=b <x>");
+        assert_eq!(
+            r.header("link"),
+            Some("</api/v1/bess/1%0D%0ASet-Cookie:%20a=b%20%3Cx%3E>; rel=\"successor-version\"")
+        );
+        let plain = Response::empty(200).deprecated("/api/v1/bess/1");
+        assert_eq!(
+            plain.header("link"),
+            Some("</api/v1/bess/1>; rel=\"successor-version\"")
+        );
+    }
+
+    #[test]
+    fn the_client_ip_is_the_peer_without_its_port() {
+        use crate::proxies::TrustedProxies;
+        let with = |headers: &[(&str, &str)], trusted: &str| {
+            Request::new(
+                Method::Get,
+                "/",
+                headers
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+                Vec::new(),
+            )
+            .client_ip(&TrustedProxies::parse(trusted).unwrap())
+        };
+        assert_eq!(
+            with(&[("spin-client-addr", "10.1.2.3:5555")], ""),
+            "10.1.2.3"
+        );
+        assert_eq!(with(&[("spin-client-addr", "[::1]:80")], ""), "::1");
+        assert_eq!(with(&[], ""), "unknown");
+        // A client-sent spin-client-addr comes before the runtime's own: the last one counts.
+        let spoofed = [
+            ("spin-client-addr", "6.6.6.6:1"),
+            ("x-forwarded-for", "7.7.7.7"),
+            ("spin-client-addr", "10.1.2.3:5555"),
+        ];
+        assert_eq!(with(&spoofed, ""), "10.1.2.3");
+        assert_eq!(with(&spoofed, "10.1.2.0/24"), "7.7.7.7");
+        assert_eq!(with(&spoofed, "6.6.6.6"), "10.1.2.3");
+    }
+
+    #[test]
     fn errors_carry_status_headers_and_fastapi_body() {
         let r = Response::error(&ApiError::MethodNotAllowed { allow: "GET" });
         assert_eq!(r.status, 405);
         assert_eq!(r.header("allow"), Some("GET"));
         assert_eq!(r.header("content-type"), Some("application/json"));
-        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(r.body.bytes().unwrap()).unwrap();
         assert_eq!(body["detail"], "Method Not Allowed");
     }
 
@@ -276,6 +469,56 @@ mod tests {
             dispatch_get(&req(Method::Get, "/api/y"), &routes).status,
             404
         );
+    }
+
+    /// Drains a body the way the entry layer does, for a producer that never waits.
+    fn drain(body: Body) -> Vec<Result<Vec<u8>, BodyError>> {
+        let Body::Stream(mut chunks) = body else {
+            panic!("not streamed");
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut pieces = Vec::new();
+        while let Poll::Ready(Some(piece)) = chunks.poll_chunk(&mut cx) {
+            let failed = piece.is_err();
+            pieces.push(piece);
+            if failed {
+                break;
+            }
+        }
+        pieces
+    }
+
+    #[test]
+    fn streamed_bodies_come_piece_by_piece_and_may_fail() {
+        let mut n = 0;
+        let r = Response::stream(
+            200,
+            "application/json",
+            chunks_from_fn(move || {
+                n += 1;
+                match n {
+                    1 | 2 => Some(Ok(format!("[{n}]").into_bytes())),
+                    3 => Some(Err(ApiError::StoreUnavailable(crate::error::Store::Mysql(
+                        "PCS".into(),
+                    ))
+                    .into())),
+                    _ => None,
+                }
+            }),
+        );
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert!(r.body.bytes().is_none());
+        // Headers can still be added to a streamed answer (legacy paths, CORS).
+        let r = r.deprecated("/api/v1/x");
+        assert!(r.header("link").is_some());
+        let pieces = drain(r.body);
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(pieces[0], Ok(b"[1]".to_vec()));
+        let err = pieces[2].clone().unwrap_err();
+        assert_eq!(err.request_id.len(), 16);
+        assert!(err.to_string().contains(&err.request_id));
+        let ok = Response::stream(200, "text/plain", chunks_from_fn(|| None));
+        assert!(drain(ok.body).is_empty());
     }
 
     #[test]

@@ -11,12 +11,15 @@
 use serde_json::{json, Map, Value};
 
 mod alerts;
+mod analysis;
 mod frame;
 mod meters;
+mod realtime;
 mod telemetry;
+mod trading;
 
 use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
-use crate::schema::ess::PERM_USERS_ADMIN;
+use crate::schema::ess::{PERM_USERS_ADMIN, ROLES_ALL};
 
 pub const OPENAPI_URL: &str = "/api/v1/openapi.json";
 pub const DOCS_URL: &str = "/api/v1/docs";
@@ -24,8 +27,12 @@ pub const REDOC_URL: &str = "/api/v1/redoc";
 pub const LOGIN_URL: &str = "/api/v1/auth/login";
 pub const TITLE: &str = "SolarHub API";
 
-const SWAGGER_UI_CDN: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5";
-const REDOC_CDN: &str = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js";
+/// Where the docs component serves the pages' JavaScript and CSS: `<package>@<version>/<file>`,
+/// vendored in `functions/docs/vendor/` (no CDN, so the pages work without internet).
+pub const DOCS_ASSETS_URL: &str = "/api/v1/docs/assets/";
+/// The vendored npm packages the pages run; `scripts/vendor-docs-assets.sh` pins the same.
+pub const SWAGGER_UI_DIST: &str = "swagger-ui-dist@5.35.0";
+pub const REDOC: &str = "redoc@2.5.4";
 
 /// The whole document.
 pub fn document() -> Value {
@@ -45,12 +52,16 @@ pub fn document() -> Value {
         ),
         (DOCS_URL, docs_page("swagger_ui", "Swagger UI", "text/html")),
         (REDOC_URL, docs_page("redoc", "ReDoc", "text/html")),
+        ("/api/v1/docs/assets/{file}", docs_asset()),
     ]
     .into_iter()
     .chain(telemetry::paths())
     .chain(frame::paths())
     .chain(meters::paths())
     .chain(alerts::paths())
+    .chain(trading::paths())
+    .chain(analysis::paths())
+    .chain(realtime::paths())
     {
         paths.insert(path.to_owned(), item);
     }
@@ -73,11 +84,21 @@ pub fn document() -> Value {
             {"name": "meters", "description": "Meters and the PV inverter: live values and today's energy (telemetry:read)"},
             {"name": "pcs", "description": "Power conversion systems: live status and alerts (telemetry:read)"},
             {"name": "alerts", "description": "The site's alert log (telemetry:read) and acknowledgement (alerts:ack)"},
+            {"name": "trading", "description": "dReg/E-dReg schedule, income and execution rates (trading:read)"},
+            {"name": "analysis", "description": "Energy balance, power in/out and frequency response over a window (telemetry:read)"},
             {"name": "docs", "description": "This document, Swagger UI and ReDoc"},
         ],
         "paths": paths,
         "components": {
-            "schemas": schemas_with([telemetry::schemas(), frame::schemas(), meters::schemas(), alerts::schemas()]),
+            "schemas": schemas_with([
+                telemetry::schemas(),
+                frame::schemas(),
+                meters::schemas(),
+                alerts::schemas(),
+                trading::schemas(),
+                analysis::schemas(),
+                realtime::schemas(),
+            ]),
             "responses": responses(),
             "headers": headers(),
             "securitySchemes": {
@@ -97,7 +118,8 @@ pub fn document() -> Value {
     })
 }
 
-/// Swagger UI, as FastAPI's `get_swagger_ui_html` serves it, pointing at [`OPENAPI_URL`].
+/// Swagger UI, as FastAPI's `get_swagger_ui_html` serves it, pointing at [`OPENAPI_URL`], with its
+/// files from [`DOCS_ASSETS_URL`] and no online validator (nothing leaves the site).
 pub fn swagger_ui_html() -> String {
     format!(
         r#"<!DOCTYPE html>
@@ -105,12 +127,12 @@ pub fn swagger_ui_html() -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link type="text/css" rel="stylesheet" href="{SWAGGER_UI_CDN}/swagger-ui.css">
+<link type="text/css" rel="stylesheet" href="{DOCS_ASSETS_URL}{SWAGGER_UI_DIST}/swagger-ui.css">
 <title>{TITLE} - Swagger UI</title>
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{SWAGGER_UI_CDN}/swagger-ui-bundle.js"></script>
+<script src="{DOCS_ASSETS_URL}{SWAGGER_UI_DIST}/swagger-ui-bundle.js"></script>
 <script>
 const ui = SwaggerUIBundle({{
     url: '{OPENAPI_URL}',
@@ -120,6 +142,7 @@ const ui = SwaggerUIBundle({{
     showExtensions: true,
     showCommonExtensions: true,
     persistAuthorization: true,
+    validatorUrl: null,
     presets: [
         SwaggerUIBundle.presets.apis,
         SwaggerUIBundle.SwaggerUIStandalonePreset
@@ -132,7 +155,8 @@ const ui = SwaggerUIBundle({{
     )
 }
 
-/// ReDoc, as FastAPI's `get_redoc_html` serves it, pointing at [`OPENAPI_URL`].
+/// ReDoc, as FastAPI's `get_redoc_html` serves it, pointing at [`OPENAPI_URL`], with its file from
+/// [`DOCS_ASSETS_URL`] and without FastAPI's Google Fonts link (the system's fonts are used).
 pub fn redoc_html() -> String {
     format!(
         r#"<!DOCTYPE html>
@@ -146,7 +170,7 @@ pub fn redoc_html() -> String {
 <body>
 <noscript>ReDoc requires Javascript to function. Please enable it to browse the documentation.</noscript>
 <redoc spec-url="{OPENAPI_URL}"></redoc>
-<script src="{REDOC_CDN}"></script>
+<script src="{DOCS_ASSETS_URL}{REDOC}/redoc.standalone.js"></script>
 </body>
 </html>
 "#
@@ -198,6 +222,10 @@ fn protected(mut op: Map<String, Value>, permission: Option<&str>) -> Value {
     );
     if let Some(p) = permission {
         op.insert("x-permission".into(), Value::from(p));
+    }
+    // Every guarded route counts against its group's request budget (crate::ratelimit).
+    if let Some(Value::Object(responses)) = op.get_mut("responses") {
+        responses.insert("429".into(), response_ref("RateLimited"));
     }
     Value::Object(op)
 }
@@ -319,8 +347,17 @@ fn me() -> Value {
     })), None)})
 }
 
+/// An optional query parameter. Every route reads a blank value (`?since=`) as not given
+/// (`params::Query`), which `allowEmptyValue` says.
 fn query_param(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+    json!({
+        "name": name,
+        "in": "query",
+        "required": false,
+        "allowEmptyValue": true,
+        "description": description,
+        "schema": schema,
+    })
 }
 
 fn admin_responses(extra: Value) -> Map<String, Value> {
@@ -344,7 +381,7 @@ fn users() -> Value {
                 query_param("page", "Page number, from 1", json!({"type": "integer", "minimum": 1, "default": 1})),
                 query_param("page_size", "Users per page", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20})),
                 query_param("q", "Substring of username, email or full name", json!({"type": "string", "maxLength": 255})),
-                query_param("role", "Only users with this role (a role name: viewer, operator, admin)", json!({"type": "string"})),
+                query_param("role", "Only users with this role", json!({"type": "string", "enum": ROLES_ALL})),
                 query_param("active", "Only active (true) or deactivated (false) users", json!({"type": "boolean"})),
                 query_param("sort", "Order; `-` for descending", json!({
                     "type": "string",
@@ -374,6 +411,7 @@ fn users() -> Value {
                         "schema": {"type": "string"},
                     }},
                     "content": json_content(schema_ref("UserView")),
+                    "links": user_links(&["update_user", "delete_user"]),
                 },
                 "409": response_ref("Conflict"),
             })), true),
@@ -381,6 +419,23 @@ fn users() -> Value {
         Some(PERM_USERS_ADMIN),
     );
     json!({ "get": list, "post": create })
+}
+
+/// OpenAPI links from an answer carrying a user (`UserView`) to the operations on that user, so
+/// clients and tools (schemathesis' stateful tests) can follow create → update → delete.
+fn user_links(operation_ids: &[&str]) -> Value {
+    let links: Map<String, Value> = operation_ids
+        .iter()
+        .map(|id| {
+            let link = json!({
+                "operationId": id,
+                "parameters": {"user_id": "$response.body#/id"},
+                "description": format!("`{id}` on the user in this answer"),
+            });
+            ((*id).to_owned(), link)
+        })
+        .collect();
+    Value::Object(links)
 }
 
 fn user() -> Value {
@@ -400,7 +455,11 @@ fn user() -> Value {
             "operationId": "update_user",
             "requestBody": {"required": true, "content": json_content(schema_ref("UserUpdate"))},
             "responses": with_common(admin_responses(json!({
-                "200": {"description": "The user after the change", "content": json_content(schema_ref("UserView"))},
+                "200": {
+                    "description": "The user after the change",
+                    "content": json_content(schema_ref("UserView")),
+                    "links": user_links(&["update_user", "delete_user"]),
+                },
                 "404": response_ref("NotFound"),
                 "409": response_ref("Conflict"),
             })), true),
@@ -440,6 +499,31 @@ fn docs_page(operation_id: &str, summary: &str, media: &str) -> Value {
     }})
 }
 
+fn docs_asset() -> Value {
+    json!({
+        "parameters": [{
+            "name": "file", "in": "path", "required": true,
+            "description": "`<package>@<version>/<file>`", "schema": {"type": "string"}
+        }],
+        "get": {
+            "tags": ["docs"],
+            "summary": "A file of the Swagger UI or ReDoc page",
+            "description": "The JavaScript and CSS the documentation pages run, served by this app \
+                so they work without internet: `<package>@<version>/<file>`, e.g. \
+                `swagger-ui-dist@5.35.0/swagger-ui-bundle.js`. gzip-encoded when the client \
+                accepts it; cacheable for a year (the version is in the path).",
+            "operationId": "docs_asset",
+            "responses": with_common(map(json!({
+                "200": {"description": "The file", "content": {
+                    "text/javascript": {"schema": {"type": "string"}},
+                    "text/css": {"schema": {"type": "string"}},
+                }},
+                "404": {"description": "No such file", "content": json_content(schema_ref("HTTPError"))},
+            })), false),
+        }
+    })
+}
+
 fn error_response(description: &str, schema: &str, headers: &[&str]) -> Value {
     let mut response = map(json!({
         "description": description,
@@ -471,6 +555,12 @@ fn responses() -> Value {
         "MethodNotAllowed": error_response("Wrong method for the route", "HTTPError", &["Allow"]),
         "Conflict": error_response("Conflicts with the current state", "HTTPError", &[]),
         "TooManyRequests": error_response("Throttled", "HTTPError", &["Retry-After"]),
+        "RateLimited": error_response(
+            "The request budget of this route group (per access token or per client address, \
+             variable `rate_limit_<group>`) is spent until the window resets",
+            "HTTPError",
+            &["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+        ),
         "StoreUnavailable": error_response("A store is unreachable; the body names it", "StoreUnavailableError", &[]),
         "InternalError": error_response("A server fault; quote the request id", "InternalError", &[]),
     })
@@ -481,6 +571,9 @@ fn headers() -> Value {
         "WWW-Authenticate": {"description": "The challenge: `Bearer`", "schema": {"type": "string", "const": "Bearer"}},
         "Retry-After": {"description": "Seconds until another attempt may succeed", "schema": {"type": "integer", "minimum": 0}},
         "Allow": {"description": "The methods the route accepts", "schema": {"type": "string"}},
+        "RateLimit-Limit": {"description": "Requests per window of the tightest budget that applies", "schema": {"type": "integer", "minimum": 1}},
+        "RateLimit-Remaining": {"description": "Requests left in the window", "schema": {"type": "integer", "minimum": 0}},
+        "RateLimit-Reset": {"description": "Seconds until the window resets", "schema": {"type": "integer", "minimum": 0}},
         "Deprecation": {"description": "RFC 9745: this path is deprecated (since `@<unix time>`)", "schema": {"type": "string"}},
         "Link": {"description": "The successor route (`rel=\"successor-version\"`)", "schema": {"type": "string"}},
     })
@@ -510,7 +603,7 @@ fn schemas() -> Value {
     });
     let roles = json!({
         "type": "array",
-        "items": {"type": "string"},
+        "items": {"type": "string", "enum": ROLES_ALL},
         "maxItems": 32,
         "title": "Roles",
         "description": "Role names (viewer, operator, admin)",
@@ -601,8 +694,8 @@ fn schemas() -> Value {
             "title": "LoginRequest",
             "type": "object",
             "properties": {
-                "username": {"title": "Username", "type": "string"},
-                "password": {"title": "Password", "type": "string", "format": "password", "writeOnly": true},
+                "username": {"title": "Username", "type": "string", "minLength": 1},
+                "password": {"title": "Password", "type": "string", "format": "password", "minLength": 1, "writeOnly": true},
             },
             "required": ["username", "password"],
         },
@@ -611,8 +704,8 @@ fn schemas() -> Value {
             "type": "object",
             "properties": {
                 "grant_type": {"title": "Grant Type", "type": "string", "pattern": "^password$"},
-                "username": {"title": "Username", "type": "string"},
-                "password": {"title": "Password", "type": "string", "format": "password", "writeOnly": true},
+                "username": {"title": "Username", "type": "string", "minLength": 1},
+                "password": {"title": "Password", "type": "string", "format": "password", "minLength": 1, "writeOnly": true},
                 "scope": {"title": "Scope", "type": "string", "default": ""},
                 "client_id": nullable(json!({"type": "string"}), "Client Id"),
                 "client_secret": nullable(json!({"type": "string", "format": "password"}), "Client Secret"),
@@ -622,7 +715,7 @@ fn schemas() -> Value {
         "RefreshRequest": {
             "title": "RefreshRequest",
             "type": "object",
-            "properties": {"refresh_token": {"title": "Refresh Token", "type": "string"}},
+            "properties": {"refresh_token": {"title": "Refresh Token", "type": "string", "minLength": 1}},
             "required": ["refresh_token"],
         },
         "TokenPair": {
@@ -799,6 +892,48 @@ mod tests {
     }
 
     #[test]
+    fn links_lead_to_operations_that_exist() {
+        let doc = document();
+        let ops = operations(&doc);
+        let ids: Vec<&str> = ops
+            .iter()
+            .map(|(_, _, op)| op["operationId"].as_str().unwrap())
+            .collect();
+        let mut links = 0;
+        for (path, method, op) in &ops {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().unwrap();
+                    assert!(ids.contains(&target), "{method} {path} {status}: {name}");
+                    links += 1;
+                }
+            }
+        }
+        assert!(links >= 4, "create and update link to update and delete");
+        let created = &doc["paths"]["/api/v1/admin/users"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            created["delete_user"]["parameters"]["user_id"],
+            "$response.body#/id"
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_optional_and_may_be_blank() {
+        let doc = document();
+        let mut seen = 0;
+        for (path, method, op) in operations(&doc) {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] == "query" {
+                    assert_eq!(p["required"], false, "{method} {path} {}", p["name"]);
+                    assert_eq!(p["allowEmptyValue"], true, "{method} {path} {}", p["name"]);
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 20);
+    }
+
+    #[test]
     fn every_ref_resolves() {
         let doc = document();
         let mut found = Vec::new();
@@ -839,6 +974,7 @@ mod tests {
             OPENAPI_URL,
             DOCS_URL,
             REDOC_URL,
+            "/api/v1/docs/assets/{file}",
         ];
         for (path, method, op) in operations(&doc) {
             let security = op.get("security");
@@ -993,14 +1129,19 @@ mod tests {
     }
 
     #[test]
-    fn pages_load_the_document_from_the_cdn() {
+    fn pages_load_the_document_and_their_files_from_this_app() {
         let swagger = swagger_ui_html();
         assert!(swagger.contains(&format!("url: '{OPENAPI_URL}'")));
-        assert!(
-            swagger.contains("https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js")
-        );
+        assert!(swagger
+            .contains("src=\"/api/v1/docs/assets/swagger-ui-dist@5.35.0/swagger-ui-bundle.js\""));
         let redoc = redoc_html();
         assert!(redoc.contains(&format!("spec-url=\"{OPENAPI_URL}\"")));
-        assert!(redoc.contains("https://cdn.jsdelivr.net/npm/redoc@2/"));
+        assert!(redoc.contains("src=\"/api/v1/docs/assets/redoc@2.5.4/redoc.standalone.js\""));
+        for page in [swagger, redoc] {
+            assert!(
+                !page.contains("http://") && !page.contains("https://"),
+                "{page}"
+            );
+        }
     }
 }

@@ -97,6 +97,46 @@ pub fn instant(source: &str, name: &str, raw: &str, offset: UtcOffset) -> Result
     })
 }
 
+/// Years a date parameter may name: wide enough for any real query, narrow enough that every
+/// bound derived from it is a valid MySQL DATETIME.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9998;
+
+/// A site-local calendar date, `YYYY-MM-DD`.
+pub fn date(source: &str, name: &str, raw: &str) -> Result<Date, FieldError> {
+    let error = |kind, msg: &str| FieldError::new(source, name, kind, msg, Value::from(raw));
+    let date = Date::parse(raw.trim()).ok_or_else(|| {
+        error(
+            "date_parsing",
+            "Input should be a valid date in the format YYYY-MM-DD",
+        )
+    })?;
+    if !YEARS.contains(&date.year) {
+        return Err(error(
+            "value_error",
+            "Value error, the year must be within 1970..9998",
+        ));
+    }
+    Ok(date)
+}
+
+/// A calendar month, `YYYY-MM`.
+pub fn month(source: &str, name: &str, raw: &str) -> Result<crate::trading::Month, FieldError> {
+    let error = |kind, msg: &str| FieldError::new(source, name, kind, msg, Value::from(raw));
+    let month = crate::trading::Month::parse(raw.trim()).ok_or_else(|| {
+        error(
+            "string_pattern_mismatch",
+            "String should match pattern '^[0-9]{4}-(0[1-9]|1[0-2])$'",
+        )
+    })?;
+    if !YEARS.contains(&month.year) {
+        return Err(error(
+            "value_error",
+            "Value error, the year must be within 1970..9998",
+        ));
+    }
+    Ok(month)
+}
+
 /// pydantic's enum wording: `'a', 'b' or 'c'`.
 pub fn one_of(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();

@@ -91,14 +91,21 @@ pub struct TodayEnergy {
     pub charge_kwh: f64,
     pub discharge_kwh: f64,
     pub gaps: u32,
+    /// Today's final dReg/E-dReg income so far (events over), exact, and in cents: the total of
+    /// `GET /api/v1/income/daily` for today. Null when a store it needs cannot be reached (the
+    /// rest of the overview still answers).
+    pub income: Option<String>,
+    pub income_cents: Option<i64>,
 }
 
 impl TodayEnergy {
-    pub fn from(energy: Energy) -> TodayEnergy {
+    pub fn new(energy: Energy, income_cents: Option<i64>) -> TodayEnergy {
         TodayEnergy {
             charge_kwh: round(energy.negative_kwh, 3),
             discharge_kwh: round(energy.positive_kwh, 3),
             gaps: energy.gaps,
+            income: income_cents.map(crate::dreg::format_cents),
+            income_cents,
         }
     }
 }

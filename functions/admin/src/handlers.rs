@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use solarhub_shared::error::ApiError;
-use solarhub_shared::forms::body_fields;
+use solarhub_shared::forms::{body_fields, Accepts};
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::internal;
 use solarhub_shared::guest::stores::{Db, Stores};
@@ -29,7 +29,7 @@ struct UserPage {
 
 fn body(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let content_type = req.header("content-type");
-    body_fields(content_type, req.body())
+    body_fields(content_type, req.body(), Accepts::Json)
 }
 
 fn user_id(raw: &str) -> Result<u64, ApiError> {

@@ -77,15 +77,15 @@ impl Roles {
     }
 }
 
-fn read_roles(db: &Db, lock: bool) -> Result<Roles, ApiError> {
+/// The roles, for reading.
+pub fn roles(db: &Db) -> Result<Roles, ApiError> {
     let sql = format!(
         "SELECT r.id, r.name, EXISTS (SELECT 1 FROM {rp} rp JOIN {p} p ON p.id = rp.permission_id \
                                       WHERE rp.role_id = r.id AND p.name = ?) AS admin \
-         FROM {roles} r ORDER BY r.name{lock}",
+         FROM {roles} r ORDER BY r.name",
         rp = db.table(tables::ROLE_PERMISSIONS),
         p = db.table(tables::PERMISSIONS),
         roles = db.table(tables::ROLES),
-        lock = if lock { " FOR UPDATE" } else { "" },
     );
     let set = db.query(&sql, &[str(tables::PERM_USERS_ADMIN)])?;
     let rows = Rows::new(&set);
@@ -102,14 +102,19 @@ fn read_roles(db: &Db, lock: bool) -> Result<Roles, ApiError> {
     ))
 }
 
-/// The roles, for reading.
-pub fn roles(db: &Db) -> Result<Roles, ApiError> {
-    read_roles(db, false)
-}
-
-/// The roles, locked until the transaction ends (see the module documentation).
+/// The roles, locked until the transaction ends (see the module documentation). The rows are
+/// locked by one plain scan of the primary key, in id order, so every change takes them in the
+/// same order and concurrent ones queue. (Locking them through the query that reads them,
+/// sorted by name with a subquery, let two changes each hold part of the rows and deadlock.)
 pub fn lock_roles(db: &Db) -> Result<Roles, ApiError> {
-    read_roles(db, true)
+    db.query(
+        &format!(
+            "SELECT id FROM {} ORDER BY id FOR UPDATE",
+            db.table(tables::ROLES)
+        ),
+        &[],
+    )?;
+    roles(db)
 }
 
 // ---- listing ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 use solarhub_shared::error::{ApiError, AuthFailure, FieldError};
-use solarhub_shared::forms::{body_fields, required_str};
+use solarhub_shared::forms::{body_fields, required_str, Accepts};
 use solarhub_shared::guest::bindings::mysql::ParameterValue;
 use solarhub_shared::guest::config;
 use solarhub_shared::guest::guard::authorize;
@@ -14,7 +14,7 @@ use solarhub_shared::password;
 use solarhub_shared::schema::{Database, RedisStore};
 use solarhub_shared::time::now_unix;
 
-use crate::sessions::{Redeemed, Sessions};
+use crate::sessions::{Lookup, Rotated, Sessions};
 use crate::settings::Settings;
 use crate::throttle::Throttle;
 use crate::tokens;
@@ -29,18 +29,11 @@ struct TokenPair {
 
 fn fields(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let content_type = req.header("content-type");
-    body_fields(content_type, req.body())
+    body_fields(content_type, req.body(), Accepts::JsonOrForm)
 }
 
 fn bad_credentials() -> ApiError {
     ApiError::Unauthorized(AuthFailure::BadCredentials)
-}
-
-/// The client's IP as Spin reports it (`spin-client-addr: ip:port`).
-fn client_address(req: &Request) -> String {
-    let raw = req.header("spin-client-addr").unwrap_or("unknown");
-    let ip = raw.rsplit_once(':').map_or(raw, |(ip, _port)| ip);
-    ip.trim_start_matches('[').trim_end_matches(']').to_owned()
 }
 
 fn prefix(stores: &mut Stores) -> Result<String, ApiError> {
@@ -68,7 +61,7 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
     };
 
     let settings = Settings::load()?;
-    let address = client_address(req);
+    let address = config::client_ip(req)?;
     let mut stores = Stores::new();
     let prefix = prefix(&mut stores)?;
     {
@@ -129,7 +122,14 @@ pub fn login(req: &Request) -> Result<Response, ApiError> {
     }
 
     let session_id = tokens::random_id()?;
-    let pair = issue(&mut stores, &prefix, &settings, &user, &session_id)?;
+    let (pair, refresh_hash) = new_pair(&settings, &user, &session_id)?;
+    let redis = stores.redis(RedisStore::Main)?;
+    Sessions {
+        redis: &redis,
+        prefix: &prefix,
+        refresh_ttl_secs: settings.refresh_ttl_secs,
+    }
+    .store(&refresh_hash, user.id, &session_id)?;
     Ok(Response::json(200, &pair))
 }
 
@@ -147,28 +147,22 @@ fn record_login(db: &Db, user_id: u64, new_hash: Option<String>) -> Result<(), A
     }
 }
 
-fn issue(
-    stores: &mut Stores,
-    prefix: &str,
+/// Signs an access token and mints a refresh token for `user` in session `session_id`: the pair
+/// to answer with, and the hash under which the refresh token is to be stored.
+fn new_pair(
     settings: &Settings,
     user: &UserRecord,
     session_id: &str,
-) -> Result<TokenPair, ApiError> {
-    let access = tokens::sign_access_token(user, session_id, settings.access_ttl_secs)?;
+) -> Result<(TokenPair, String), ApiError> {
+    let access_token = tokens::sign_access_token(user, session_id, settings.access_ttl_secs)?;
     let (refresh_token, refresh_hash) = tokens::new_refresh_token()?;
-    let redis = stores.redis(RedisStore::Main)?;
-    let sessions = Sessions {
-        redis: &redis,
-        prefix,
-        refresh_ttl_secs: settings.refresh_ttl_secs,
-    };
-    sessions.store(&refresh_hash, user.id, session_id)?;
-    Ok(TokenPair {
-        access_token: access,
+    let pair = TokenPair {
+        access_token,
         refresh_token,
         token_type: "bearer",
         expires_in: settings.access_ttl_secs,
-    })
+    };
+    Ok((pair, refresh_hash))
 }
 
 pub fn refresh(req: &Request) -> Result<Response, ApiError> {
@@ -182,19 +176,17 @@ pub fn refresh(req: &Request) -> Result<Response, ApiError> {
     let mut stores = Stores::new();
     let prefix = prefix(&mut stores)?;
     let hash = tokens::refresh_token_hash(&token)?;
-    let record = {
-        let redis = stores.redis(RedisStore::Main)?;
-        let sessions = Sessions {
-            redis: &redis,
-            prefix: &prefix,
-            refresh_ttl_secs: settings.refresh_ttl_secs,
-        };
-        match sessions.redeem(&hash)? {
-            Redeemed::Fresh(record) => record,
-            Redeemed::Unknown => return Err(ApiError::Unauthorized(AuthFailure::Invalid)),
-            Redeemed::Reused | Redeemed::Revoked => {
-                return Err(ApiError::Unauthorized(AuthFailure::Revoked))
-            }
+    let redis = stores.redis(RedisStore::Main)?;
+    let sessions = Sessions {
+        redis: &redis,
+        prefix: &prefix,
+        refresh_ttl_secs: settings.refresh_ttl_secs,
+    };
+    let record = match sessions.lookup(&hash)? {
+        Lookup::Fresh(record) => record,
+        Lookup::Unknown => return Err(ApiError::Unauthorized(AuthFailure::Invalid)),
+        Lookup::Reused | Lookup::Revoked => {
+            return Err(ApiError::Unauthorized(AuthFailure::Revoked))
         }
     };
     let user = {
@@ -202,17 +194,14 @@ pub fn refresh(req: &Request) -> Result<Response, ApiError> {
         users::find(&db, UserKey::Id(record.user_id))?
     };
     let Some(user) = user.filter(|u| u.active) else {
-        let redis = stores.redis(RedisStore::Main)?;
-        Sessions {
-            redis: &redis,
-            prefix: &prefix,
-            refresh_ttl_secs: settings.refresh_ttl_secs,
-        }
-        .revoke(&record.session_id)?;
+        sessions.revoke(&record.session_id)?;
         return Err(ApiError::Unauthorized(AuthFailure::Revoked));
     };
-    let pair = issue(&mut stores, &prefix, &settings, &user, &record.session_id)?;
-    Ok(Response::json(200, &pair))
+    let (pair, new_hash) = new_pair(&settings, &user, &record.session_id)?;
+    match sessions.rotate(&hash, &new_hash, &record)? {
+        Rotated::Done => Ok(Response::json(200, &pair)),
+        Rotated::Reused => Err(ApiError::Unauthorized(AuthFailure::Revoked)),
+    }
 }
 
 pub fn logout(req: &Request) -> Result<Response, ApiError> {

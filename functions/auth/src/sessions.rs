@@ -21,8 +21,8 @@ pub struct RefreshRecord {
     pub session_id: String,
 }
 
-pub enum Redeemed {
-    /// First use: the caller may mint the successor.
+pub enum Lookup {
+    /// Not used yet: the caller may rotate it ([`Sessions::rotate`]).
     Fresh(RefreshRecord),
     /// Unknown or expired token.
     Unknown,
@@ -32,35 +32,57 @@ pub enum Redeemed {
     Revoked,
 }
 
+/// The outcome of a rotation.
+pub enum Rotated {
+    /// The presented token is retired and its successor stored.
+    Done,
+    /// Another redemption of the same token won the race: the family is now revoked.
+    Reused,
+}
+
 impl Sessions<'_> {
-    /// Stores a new refresh token of `session_id` and records the session under its user.
-    pub fn store(&self, token_hash: &str, user_id: u64, session_id: &str) -> Result<(), ApiError> {
+    /// The commands that store a refresh token of `session_id` and record the session under its
+    /// user: they go in one transaction with whatever else the caller writes, so that a token is
+    /// never stored without its expiry, nor a session its user's sessions do not list (an
+    /// admin's change of the user could not end it).
+    fn store_commands(
+        &self,
+        token_hash: &str,
+        user_id: u64,
+        session_id: &str,
+    ) -> Vec<(&'static str, Vec<RedisParameter>)> {
         let key = keys::refresh_token(self.prefix, token_hash);
-        let ttl = self.refresh_ttl_secs as i64;
-        self.redis.run(
-            "HSET",
-            &[
-                arg(&key),
-                arg("uid"),
-                RedisParameter::Int64(user_id as i64),
-                arg("sid"),
-                arg(session_id),
-                arg("uses"),
-                RedisParameter::Int64(0),
-            ],
-        )?;
-        self.redis
-            .run("EXPIRE", &[arg(&key), RedisParameter::Int64(ttl)])?;
         let sessions = keys::user_sessions(self.prefix, user_id);
-        self.redis.run("SADD", &[arg(&sessions), arg(session_id)])?;
+        let ttl = RedisParameter::Int64(self.refresh_ttl_secs as i64);
+        vec![
+            (
+                "HSET",
+                vec![
+                    arg(&key),
+                    arg("uid"),
+                    RedisParameter::Int64(user_id as i64),
+                    arg("sid"),
+                    arg(session_id),
+                    arg("uses"),
+                    RedisParameter::Int64(0),
+                ],
+            ),
+            ("EXPIRE", vec![arg(&key), ttl.clone()]),
+            ("SADD", vec![arg(&sessions), arg(session_id)]),
+            ("EXPIRE", vec![arg(&sessions), ttl]),
+        ]
+    }
+
+    /// Stores the first refresh token of a new session.
+    pub fn store(&self, token_hash: &str, user_id: u64, session_id: &str) -> Result<(), ApiError> {
         self.redis
-            .run("EXPIRE", &[arg(&sessions), RedisParameter::Int64(ttl)])?;
+            .transaction(&self.store_commands(token_hash, user_id, session_id))?;
         Ok(())
     }
 
-    /// Retires a presented refresh token, atomically: of two concurrent redemptions only one is
-    /// `Fresh`, the other is `Reused`.
-    pub fn redeem(&self, token_hash: &str) -> Result<Redeemed, ApiError> {
+    /// What the presented refresh token says, without using it. A token used before is reuse:
+    /// its whole family is revoked here.
+    pub fn lookup(&self, token_hash: &str) -> Result<Lookup, ApiError> {
         let key = keys::refresh_token(self.prefix, token_hash);
         let fields = solarhub_shared::guest::stores::hash_fields(self.redis, &key)?;
         let get = |name: &str| {
@@ -71,24 +93,44 @@ impl Sessions<'_> {
         };
         let (Some(uid), Some(sid)) = (get("uid").and_then(|v| v.parse::<u64>().ok()), get("sid"))
         else {
-            return Ok(Redeemed::Unknown);
+            return Ok(Lookup::Unknown);
         };
         let session_id = sid.to_owned();
         if self.is_revoked(&session_id)? {
-            return Ok(Redeemed::Revoked);
+            return Ok(Lookup::Revoked);
         }
-        let uses = int(&self.redis.run(
-            "HINCRBY",
-            &[arg(&key), arg("uses"), RedisParameter::Int64(1)],
-        )?);
-        if uses != Some(1) {
+        if get("uses").is_some_and(|uses| uses != "0") {
             self.revoke(&session_id)?;
-            return Ok(Redeemed::Reused);
+            return Ok(Lookup::Reused);
         }
-        Ok(Redeemed::Fresh(RefreshRecord {
+        Ok(Lookup::Fresh(RefreshRecord {
             user_id: uid,
             session_id,
         }))
+    }
+
+    /// Retires the presented token and stores its successor in the same family, in one
+    /// transaction: interrupted, either both happened or neither (the client may then present
+    /// the same token again). Of two concurrent rotations of one token only one is `Done`; the
+    /// other revokes the family.
+    pub fn rotate(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        record: &RefreshRecord,
+    ) -> Result<Rotated, ApiError> {
+        let old = keys::refresh_token(self.prefix, old_hash);
+        let mut commands = vec![(
+            "HINCRBY",
+            vec![arg(&old), arg("uses"), RedisParameter::Int64(1)],
+        )];
+        commands.extend(self.store_commands(new_hash, record.user_id, &record.session_id));
+        let replies = self.redis.transaction(&commands)?;
+        if int(&replies) == Some(1) {
+            return Ok(Rotated::Done);
+        }
+        self.revoke(&record.session_id)?;
+        Ok(Rotated::Reused)
     }
 
     pub fn is_revoked(&self, session_id: &str) -> Result<bool, ApiError> {

@@ -68,12 +68,18 @@ impl<'a> Throttle<'a> {
         self.exec("DEL", &[arg(&self.user_key)]).map(|_| ())
     }
 
+    /// Counts one more in `key`'s window. The counter is created with its expiry and then
+    /// incremented (INCR keeps an expiry), in one transaction: never a counter without an expiry,
+    /// which would throttle the address or user for good.
     fn bump(&self, key: &str) -> Result<(), ApiError> {
-        let reply = self.exec("INCR", &[arg(key)])?;
-        if count(reply.first()) == 1 {
-            let window = self.settings.throttle_window_secs as i64;
-            self.exec("EXPIRE", &[arg(key), RedisParameter::Int64(window)])?;
-        }
+        let window = RedisParameter::Int64(self.settings.throttle_window_secs as i64);
+        self.redis.transaction(&[
+            (
+                "SET",
+                vec![arg(key), arg("0"), arg("EX"), window, arg("NX")],
+            ),
+            ("INCR", vec![arg(key)]),
+        ])?;
         Ok(())
     }
 

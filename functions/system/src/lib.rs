@@ -4,6 +4,7 @@
 use solarhub_shared::error::ApiError;
 use solarhub_shared::guest::guard::authorize;
 use solarhub_shared::guest::stores::Stores;
+use solarhub_shared::guest::trading::{today_income_cents, Settlement};
 use solarhub_shared::guest::{config, health, site};
 use solarhub_shared::health::HealthReport;
 use solarhub_shared::http::{dispatch_get, GetRoute, Request, Response};
@@ -89,6 +90,13 @@ fn overview(req: &Request) -> Result<Response, ApiError> {
     let now = now_unix();
     let (live, _failed) = site::live_site(&mut stores, config::number("live_stale_after_secs")?)?;
     let today = site::today_pcs_energy(&mut stores, now, offset)?;
+    // Income needs the schedule, PCS and grid-meter history; without one of them the overview
+    // still answers, with the income unknown (the store layer logged why).
+    let income = match today_income_cents(&mut stores, &Settlement::from_config(now)?) {
+        Ok(cents) => Some(cents),
+        Err(ApiError::StoreUnavailable(_)) => None,
+        Err(e) => return Err(e),
+    };
     let alerts = site::alert_counts(&stores.db(Database::Ess)?)?;
     let mode = site::current_mode(&stores.db(Database::Schedule)?, now)?;
     let overview = Overview {
@@ -96,7 +104,7 @@ fn overview(req: &Request) -> Result<Response, ApiError> {
         bess: bess_summary(&live),
         pcs: pcs_summary(&live),
         grid: grid_summary(&live),
-        today: TodayEnergy::from(today),
+        today: TodayEnergy::new(today, income),
         alerts,
         mode,
         updated_at: format_iso(now, offset),

@@ -100,23 +100,35 @@ pub fn find(db: &Db, id: u64, offset: UtcOffset) -> Result<Option<AlertView>, Ap
 
 /// Acknowledges alert `id` as user `by`, now, unless it is acknowledged already: the condition in
 /// the one UPDATE keeps the first acknowledgement's who and when, even against a concurrent one.
-/// Then the alert as it now is; `None` when no alert has this id.
+/// Then the alert as it now is, and whether this call acknowledged it (so only the first
+/// acknowledgement publishes an event); `None` when no alert has this id.
 pub fn acknowledge(
     db: &Db,
     id: u64,
     by: u64,
     offset: UtcOffset,
-) -> Result<Option<AlertView>, ApiError> {
+) -> Result<Option<(AlertView, bool)>, ApiError> {
+    match find(db, id, offset)? {
+        None => return Ok(None),
+        Some(alert) if alert.acknowledged => return Ok(Some((alert, false))),
+        Some(_) => {}
+    }
     let sql = format!(
         "UPDATE {} SET acknowledged = 1, acknowledged_by = ?, acknowledged_at = UTC_TIMESTAMP() \
          WHERE id = ? AND acknowledged = 0",
         db.table(ALERTS)
     );
-    db.execute(
+    // Applied twice it changes nothing more (the condition), so a lost connection is retried.
+    db.execute_repeatable(
         &sql,
         &[ParameterValue::Uint64(by), ParameterValue::Uint64(id)],
     )?;
-    find(db, id, offset)
+    // Unacknowledged a moment ago and now acknowledged by `by`: this call did it (a concurrent
+    // acknowledgement by someone else shows their id; by the same user, it may count twice).
+    Ok(find(db, id, offset)?.map(|alert| {
+        let ours = alert.acknowledged_by == Some(by);
+        (alert, ours)
+    }))
 }
 
 fn decode(row: &Row<'_>, offset: UtcOffset) -> Option<AlertView> {

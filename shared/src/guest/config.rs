@@ -36,3 +36,27 @@ pub fn site_offset() -> Result<UtcOffset, ApiError> {
     UtcOffset::parse(&raw)
         .ok_or_else(|| super::internal("config", &format!("site_utc_offset {raw:?} is invalid")))
 }
+
+/// The dReg parameters: DOMAIN's defaults overridden by the `dreg::variables` the component
+/// declares; a value that does not parse or make sense is an operator error (500, logged).
+pub fn dreg_params() -> Result<crate::dreg::DregParams, ApiError> {
+    crate::dreg::DregParams::from_lookup(|name| super::bindings::variables::get(name).ok())
+        .map_err(|why| super::internal("config", &format!("dReg parameters: {why}")))
+}
+
+/// The proxies whose `X-Forwarded-For` is believed (`trusted_proxies`). A component that does not
+/// declare the variable trusts none; a list that does not parse is an operator error (500, logged)
+/// rather than a silent "trust nobody" that would throttle every client as the proxy.
+pub fn trusted_proxies() -> Result<crate::proxies::TrustedProxies, ApiError> {
+    let Ok(raw) = super::bindings::variables::get("trusted_proxies") else {
+        return Ok(crate::proxies::TrustedProxies::none());
+    };
+    crate::proxies::TrustedProxies::parse(&raw)
+        .map_err(|why| super::internal("config", &format!("trusted_proxies: {why}")))
+}
+
+/// The address the request came from, as login throttling and rate limits count it: the peer,
+/// or behind a trusted proxy the client it forwarded.
+pub fn client_ip(req: &crate::http::Request) -> Result<String, ApiError> {
+    Ok(req.client_ip(&trusted_proxies()?))
+}

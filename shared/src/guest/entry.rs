@@ -1,23 +1,68 @@
 //! The component's edge: Spin's WASIp3 request in, the handler's [`Response`] out.
 //!
 //! The handler is a plain function of a [`Request`] whose body has been read whole (bounded by
-//! [`MAX_BODY_BYTES`]). The answer goes back as one complete body with its `content-length`, so
-//! Spin writes it in one piece instead of chunked frames (fewer small TCP writes on a reused
-//! instance; see README "Performance").
+//! [`MAX_BODY_BYTES`]). A whole answer goes back as one complete body with its `content-length`,
+//! so Spin writes it in one piece instead of chunked frames (fewer small TCP writes on a reused
+//! instance; see README "Performance"). A streamed answer ([`Body::Stream`]) goes back chunked:
+//! spin-sdk polls its pieces from a task of its own after the head is sent, and a piece that
+//! fails ends the body with an error (the client sees the transfer aborted).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body::{Frame, SizeHint};
+use http_body_util::{BodyExt, Limited};
 use spin_sdk::http::Request as SpinRequest;
 use spin_sdk::wasip3::http_compat::IncomingRequestBody;
 
 use crate::cors;
 use crate::error::ApiError;
-use crate::http::{Method, Request, Response};
+use crate::http::{Body, BodyError, Chunks, Method, Request, Response};
 
 /// The largest request body any route accepts; larger ones are a 413 before the handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest request target (path and query) any route reads; longer ones are a 414. No route
+/// needs more than a few hundred bytes; this bounds what a handler parses and echoes in a 422.
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
 
-pub type SpinResponse = http::Response<Full<Bytes>>;
+pub type SpinResponse = http::Response<SpinBody>;
+
+/// The body handed to spin-sdk: whole, or pulled from the handler's producer piece by piece.
+pub enum SpinBody {
+    /// `None` once sent.
+    Whole(Option<Bytes>),
+    Stream(Box<dyn Chunks>),
+}
+
+impl http_body::Body for SpinBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            SpinBody::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            SpinBody::Stream(chunks) => chunks
+                .poll_chunk(cx)
+                .map(|piece| piece.map(|piece| piece.map(|b| Frame::data(Bytes::from(b))))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, SpinBody::Whole(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            SpinBody::Whole(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
+            SpinBody::Whole(None) => SizeHint::with_exact(0),
+            SpinBody::Stream(_) => SizeHint::default(),
+        }
+    }
+}
 
 /// Turns `#[http_service]`'s request into ours, runs `handler` (or answers a CORS preflight), and
 /// turns its answer into Spin's.
@@ -26,6 +71,8 @@ pub async fn serve(req: SpinRequest, handler: impl FnOnce(&Request) -> Response)
         Ok(request) => request,
         Err(err) => return into_spin(Response::error(&err)),
     };
+    #[cfg(feature = "guard")]
+    super::ratelimit::take_budget();
     // Only a request naming an origin pays for reading the CORS setting.
     let response = match request.header("origin") {
         None => handler(&request),
@@ -38,7 +85,22 @@ pub async fn serve(req: SpinRequest, handler: impl FnOnce(&Request) -> Response)
             }
         }
     };
+    #[cfg(feature = "guard")]
+    let response = with_budget(response);
     into_spin(response)
+}
+
+/// The `RateLimit-*` headers of the budget the guard counted the request against, if any.
+#[cfg(feature = "guard")]
+fn with_budget(mut response: Response) -> Response {
+    if let Some(budget) = super::ratelimit::take_budget() {
+        for (name, value) in budget.headers() {
+            if response.header(name).is_none() {
+                response.set_header(name, value);
+            }
+        }
+    }
+    response
 }
 
 /// `cors_allowed_origins`; a component that does not declare it allows no origin.
@@ -59,6 +121,11 @@ async fn read(req: SpinRequest) -> Result<Request, ApiError> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
+        });
+    }
+    if parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_TARGET_BYTES {
+        return Err(ApiError::UriTooLong {
+            limit: MAX_TARGET_BYTES,
         });
     }
     let body = read_body(body).await?;
@@ -109,22 +176,26 @@ fn into_spin(response: Response) -> SpinResponse {
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    if response.status != 204 && response.status != 304 {
-        builder = builder.header(http::header::CONTENT_LENGTH, response.body.len());
-    }
-    builder
-        .body(Full::new(Bytes::from(response.body)))
-        .unwrap_or_else(|e| {
-            // Only a header a handler built wrongly gets here: never send half of it.
-            let err = super::internal("building response", &e);
-            let body = err.body().to_string();
-            http::Response::builder()
-                .status(500)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .header(http::header::CONTENT_LENGTH, body.len())
-                .body(Full::new(Bytes::from(body)))
-                .expect("a literal response is valid")
-        })
+    let body = match response.body {
+        Body::Bytes(bytes) => {
+            if response.status != 204 && response.status != 304 {
+                builder = builder.header(http::header::CONTENT_LENGTH, bytes.len());
+            }
+            SpinBody::Whole(Some(Bytes::from(bytes)))
+        }
+        Body::Stream(chunks) => SpinBody::Stream(chunks),
+    };
+    builder.body(body).unwrap_or_else(|e| {
+        // Only a header a handler built wrongly gets here: never send half of it.
+        let err = super::internal("building response", &e);
+        let body = err.body().to_string();
+        http::Response::builder()
+            .status(500)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(SpinBody::Whole(Some(Bytes::from(body))))
+            .expect("a literal response is valid")
+    })
 }
 
 /// The whole component: `solarhub_shared::http_component!(route);` with `route: fn(&Request) ->

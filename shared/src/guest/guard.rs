@@ -10,8 +10,9 @@ use crate::schema::RedisStore;
 
 pub use super::bindings::guard::Caller;
 
-/// The verified caller of `req`, holding `permission` when one is named. Lends the guard the
-/// instance's main Redis connection, which it reads revocations through.
+/// The verified caller of `req`, holding `permission` when one is named, within its request budget
+/// (`ratelimit`). Lends the guard the instance's main Redis connection, which it reads revocations
+/// through and the budgets are counted in.
 pub fn authorize(
     req: &Request,
     permission: Option<&str>,
@@ -33,6 +34,20 @@ pub fn authorize(
         }
         other => other,
     };
+    // Every answer but an outage counts against the group's budget: the address always, the
+    // token once verified (so a flood of bad tokens is limited too).
+    if !matches!(answer, Err(AuthError::Unavailable)) {
+        let prefix = stores.redis_prefix()?.to_owned();
+        let token_id = answer.as_ref().ok().map(|c| c.token_id.as_str());
+        super::ratelimit::count(
+            &redis,
+            &prefix,
+            permission,
+            token_id,
+            &super::config::client_ip(req)?,
+            crate::time::now_unix(),
+        )?;
+    }
     answer.map_err(|e| match e {
         AuthError::Missing => ApiError::Unauthorized(AuthFailure::Missing),
         AuthError::Invalid => ApiError::Unauthorized(AuthFailure::Invalid),

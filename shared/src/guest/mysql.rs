@@ -40,7 +40,25 @@ fn forget(server: &Server) {
 /// Runs a read on `server`, once more on a new connection if the kept one was lost — unless a
 /// transaction is open on it, which died with the connection.
 pub fn query(server: &mut Server, sql: &str, params: &[ParameterValue]) -> Result<RowSet, Error> {
-    match server.conn.query(sql, params) {
+    retried(server, |conn| conn.query(sql, params))
+}
+
+/// Runs a statement that a second application would not change further (a conditional UPDATE,
+/// `START TRANSACTION`), retried like a read: a kept connection that died since the last request
+/// must not turn the first write after a store outage into a 503.
+pub fn execute_repeatable(
+    server: &mut Server,
+    sql: &str,
+    params: &[ParameterValue],
+) -> Result<(), Error> {
+    retried(server, |conn| conn.execute(sql, params))
+}
+
+fn retried<T>(
+    server: &mut Server,
+    run: impl Fn(&Connection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match run(&server.conn) {
         Err(e) if connection_lost(&e) => {
             let in_transaction = server.in_transaction.get();
             forget(server);
@@ -48,7 +66,7 @@ pub fn query(server: &mut Server, sql: &str, params: &[ParameterValue]) -> Resul
                 return Err(e);
             }
             *server = SERVERS.with(|pool| pool.get_or_open(&server.address, Connection::open))?;
-            server.conn.query(sql, params)
+            run(&server.conn)
         }
         other => other,
     }
@@ -63,19 +81,12 @@ pub fn execute(server: &Server, sql: &str, params: &[ParameterValue]) -> Result<
     })
 }
 
-/// Whether the connection itself is gone (as opposed to the statement failing): mysql_async I/O
-/// or driver errors, or the server's "gone away"/"lost connection" codes. Spin reports these as
-/// the Debug text of mysql_async's error, which is what is matched.
+/// Whether the connection itself is gone (as opposed to the statement failing); see
+/// [`crate::lost::mysql_connection_lost`] for the texts that say so.
 pub fn connection_lost(err: &Error) -> bool {
     match err {
         Error::ConnectionFailed(_) => true,
-        Error::QueryFailed(msg) | Error::Other(msg) => {
-            msg.starts_with("Io(")
-                || msg.starts_with("Driver(ConnectionClosed")
-                || ["code: 2006,", "code: 2013,"]
-                    .iter()
-                    .any(|c| msg.contains(c))
-        }
+        Error::QueryFailed(msg) | Error::Other(msg) => crate::lost::mysql_connection_lost(msg),
         _ => false,
     }
 }

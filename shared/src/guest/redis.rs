@@ -72,6 +72,61 @@ impl Redis {
             other => other.map_err(|e| failure(&self.store, &e)),
         }
     }
+
+    /// Runs `commands` as one Redis transaction (MULTI ... EXEC), so a write of several keys is
+    /// never left half-done: the server applies all of them or, when the connection is lost
+    /// before EXEC is sent, none (it discards a transaction whose connection closes). Then, as
+    /// nothing was applied, the whole transaction runs once more on a new connection. Lost while
+    /// EXEC's reply is awaited, it may have been applied: a 503, like any write. The replies of
+    /// the commands, in order (each flattened, as `run` returns them).
+    pub fn transaction(
+        &self,
+        commands: &[(&str, Vec<RedisParameter>)],
+    ) -> Result<Vec<RedisResult>, ApiError> {
+        match self.try_transaction(commands) {
+            Err(Step::BeforeExec(e)) if connection_lost(&e) => {
+                self.reconnect()?;
+                self.try_transaction(commands)
+                    .map_err(|step| self.transaction_failed(step))
+            }
+            other => other.map_err(|step| self.transaction_failed(step)),
+        }
+    }
+
+    fn try_transaction(
+        &self,
+        commands: &[(&str, Vec<RedisParameter>)],
+    ) -> Result<Vec<RedisResult>, Step> {
+        let kept = self.kept.borrow();
+        let conn = &kept.conn;
+        conn.execute("MULTI", &[]).map_err(Step::BeforeExec)?;
+        for (command, args) in commands {
+            // Each command is only queued here (the reply is QUEUED).
+            if let Err(e) = conn.execute(command, args) {
+                if !connection_lost(&e) {
+                    // Leave the kept connection outside any transaction for the next request.
+                    let _ = conn.execute("DISCARD", &[]);
+                }
+                return Err(Step::BeforeExec(e));
+            }
+        }
+        conn.execute("EXEC", &[]).map_err(Step::Exec)
+    }
+
+    fn transaction_failed(&self, step: Step) -> ApiError {
+        let (Step::BeforeExec(e) | Step::Exec(e)) = step;
+        if connection_lost(&e) {
+            let address = self.kept.borrow().address.clone();
+            SERVERS.with(|pool| pool.forget(&address));
+        }
+        failure(&self.store, &e)
+    }
+}
+
+/// Where a transaction failed: before EXEC was sent nothing was applied; at EXEC, maybe all.
+enum Step {
+    BeforeExec(Error),
+    Exec(Error),
 }
 
 /// How many Redis URLs this instance holds connections to (for tests and logs).
@@ -100,25 +155,11 @@ fn is_read(command: &str) -> bool {
     READS.iter().any(|r| r.eq_ignore_ascii_case(command))
 }
 
-/// Whether the connection is gone rather than the command refused (redis-rs reports I/O failures
-/// as text only).
+/// Whether the connection is gone rather than the command refused (see
+/// [`crate::lost::redis_connection_lost`]).
 pub fn connection_lost(err: &Error) -> bool {
     match err {
-        Error::Other(msg) => {
-            let msg = msg.to_ascii_lowercase();
-            [
-                "broken pipe",
-                "connection reset",
-                "connection refused",
-                "connection closed",
-                "os error",
-                "io error",
-                "timed out",
-                "terminated",
-            ]
-            .iter()
-            .any(|m| msg.contains(m))
-        }
+        Error::Other(msg) => crate::lost::redis_connection_lost(msg),
         _ => false,
     }
 }

@@ -6,7 +6,9 @@ use super::bindings::mysql::ParameterValue;
 use super::redis::{arg, text, Redis};
 use super::rows::Rows;
 use super::stores::{live_values, Db, Stores};
-use crate::energy::{integrate, Energy, PowerSample};
+use super::telemetry::power_samples;
+use crate::analysis::PCS_INTERVAL_SECS;
+use crate::energy::{integrate, Energy};
 use crate::error::{ApiError, Store};
 use crate::schema::{
     bess_key, ess, inverter_key, meter, meter_key, pcs, pcs_key, schedule, Database, RedisStore,
@@ -15,8 +17,6 @@ use crate::schema::{
 use crate::site::{AlertCounts, LiveSite};
 use crate::time::{format_mysql_datetime, local_date, UtcOffset};
 
-/// PCS history rows come every 10 s.
-pub const PCS_INTERVAL_SECS: i64 = 10;
 /// How long a computed "today" energy is reused: new rows arrive every 10 s, and the overview is
 /// polled by every open dashboard.
 pub const TODAY_CACHE_SECS: i64 = 60;
@@ -87,7 +87,10 @@ pub fn today_pcs_energy(
     let mut total = Energy::default();
     for n in 0..PCS_COUNT {
         let table = pcs::table(n).expect("every PCS has a table");
-        let e = integrate(&pcs_samples(&db, table, start, now)?, PCS_INTERVAL_SECS);
+        let e = integrate(
+            &power_samples(&db, table, "p_kw", start, now)?,
+            PCS_INTERVAL_SECS,
+        );
         total.positive_kwh += e.positive_kwh;
         total.negative_kwh += e.negative_kwh;
         total.gaps += e.gaps;
@@ -129,32 +132,6 @@ fn cached_energy(redis: &Redis, key: &str) -> Option<Energy> {
         gaps,
         samples,
     })
-}
-
-/// One PCS's `p_kw` samples in `[from, to)`, in time order. Times are read as seconds since the
-/// epoch of the stored UTC value (no session time zone involved).
-fn pcs_samples(db: &Db, table: &str, from: i64, to: i64) -> Result<Vec<PowerSample>, ApiError> {
-    let sql = format!(
-        "SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts) AS t, p_kw FROM {} \
-         WHERE ts >= ? AND ts < ? ORDER BY ts",
-        db.table(table)
-    );
-    let set = db.query(
-        &sql,
-        &[
-            ParameterValue::Str(format_mysql_datetime(from)),
-            ParameterValue::Str(format_mysql_datetime(to)),
-        ],
-    )?;
-    Ok(Rows::new(&set)
-        .iter()
-        .filter_map(|row| {
-            Some(PowerSample {
-                ts: row.i64("t")?,
-                kw: row.f64("p_kw")?,
-            })
-        })
-        .collect())
 }
 
 /// Active alerts and how many of them are critical.

@@ -38,6 +38,12 @@ impl Db {
         format!("{}.`{table}`", self.name)
     }
 
+    /// Whether `other` lives on the same MySQL server (so one statement can read both, through
+    /// the one connection they share).
+    pub fn same_server(&self, other: &Db) -> bool {
+        self.server.borrow().address == other.server.borrow().address
+    }
+
     /// A read, retried once on a new connection if the kept one was lost.
     pub fn query(&self, sql: &str, params: &[ParameterValue]) -> Result<RowSet, ApiError> {
         mysql::query(&mut self.server.borrow_mut(), sql, params)
@@ -49,6 +55,13 @@ impl Db {
             .map_err(|e| mysql::failure(&self.store, &e))
     }
 
+    /// A statement that a second application would not change further (see
+    /// [`mysql::execute_repeatable`]): retried once on a new connection like a read.
+    pub fn execute_repeatable(&self, sql: &str, params: &[ParameterValue]) -> Result<(), ApiError> {
+        mysql::execute_repeatable(&mut self.server.borrow_mut(), sql, params)
+            .map_err(|e| mysql::failure(&self.store, &e))
+    }
+
     /// Like [`execute`](Self::execute), with the connector's error for callers that tell some
     /// failures apart (a duplicate key is a conflict, not an outage).
     pub fn execute_raw(&self, sql: &str, params: &[ParameterValue]) -> Result<(), MysqlError> {
@@ -57,7 +70,8 @@ impl Db {
 
     /// Starts a transaction; the request's [`Stores`] rolls it back if the request ends first.
     pub fn begin(&self, stores: &mut Stores) -> Result<(), ApiError> {
-        self.execute("START TRANSACTION", &[])?;
+        // On a lost connection nothing was begun: safe to repeat on a new one.
+        self.execute_repeatable("START TRANSACTION", &[])?;
         let server = self.server.borrow();
         server.in_transaction.set(true);
         stores.transactions.push(server.clone());

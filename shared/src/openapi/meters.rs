@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::telemetry::{operation, read_responses};
+use super::telemetry::{get, read_responses};
 use super::{json_content, map, response_ref, schema_ref, with_common};
 use crate::meters::{INVERTER_INTERVAL_SECS, METER_INTERVAL_SECS, MIN_DC_KW_FOR_EFFICIENCY};
 
@@ -16,10 +16,6 @@ pub fn paths() -> Vec<(&'static str, Value)> {
         ("/api/v1/inverter", inverter(None)),
         ("/api/converter", inverter(Some("/api/v1/inverter"))),
     ]
-}
-
-fn get(op: Value, successor: Option<&str>) -> Value {
-    json!({ "get": operation(map(op), successor) })
 }
 
 fn meters(successor: Option<&str>) -> Value {

@@ -86,6 +86,11 @@ pub(super) fn legacy(mut op: Map<String, Value>, successor: &str) -> Map<String,
     op
 }
 
+/// The path item of a `telemetry:read` GET operation (a legacy one when `successor` is given).
+pub(super) fn get(op: Value, successor: Option<&str>) -> Value {
+    json!({ "get": operation(map(op), successor) })
+}
+
 pub(super) fn operation(op: Map<String, Value>, successor: Option<&str>) -> Value {
     let op = match successor {
         Some(s) => legacy(op, s),
@@ -106,7 +111,8 @@ fn overview(successor: Option<&str>) -> Value {
         "description": "Ratings; racks online (fresh live value, not offline), their mean SOC and \
             power; PCS running and faulted; the grid connection point; today's charge and \
             discharge through the PCS (trapezoid over today's history, recomputed at most once a \
-            minute); active and critical alerts; the schedule mode running now.",
+            minute); today's final dReg/E-dReg income so far (the total of `GET /income/daily`, \
+            reused for a minute); active and critical alerts; the schedule mode running now.",
         "operationId": "system_overview",
         "responses": with_common(responses, true),
     }));
@@ -263,7 +269,11 @@ pub fn schemas() -> Map<String, Value> {
                 },
                 "today": {
                     "type": "object",
-                    "properties": {"charge_kwh": number, "discharge_kwh": number, "gaps": integer},
+                    "properties": {
+                        "charge_kwh": number, "discharge_kwh": number, "gaps": integer,
+                        "income": {"anyOf": [{"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{2}$"}, {"type": "null"}], "description": "Today's final dReg/E-dReg income so far (TWD), as GET /income/daily totals it; null when a store it needs is unreachable"},
+                        "income_cents": {"anyOf": [integer, {"type": "null"}]}
+                    },
                 },
                 "alerts": {
                     "type": "object",

@@ -41,7 +41,7 @@ macro_rules! migration {
     };
 }
 
-static ESS: [Migration; 4] = [
+static ESS: [Migration; 5] = [
     migration!(1, "create_auth", "ess/0001_create_auth.sql"),
     migration!(2, "seed_roles", "ess/0002_seed_roles.sql"),
     migration!(3, "create_alerts", "ess/0003_create_alerts.sql"),
@@ -49,6 +49,11 @@ static ESS: [Migration; 4] = [
         4,
         "create_legacy_tariff",
         "ess/0004_create_legacy_tariff.sql"
+    ),
+    migration!(
+        5,
+        "create_notification_prefs",
+        "ess/0005_create_notification_prefs.sql"
     ),
 ];
 static SCHEDULE: [Migration; 1] = [migration!(

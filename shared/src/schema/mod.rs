@@ -188,7 +188,8 @@ pub mod ess {
     pub const ALERTS: &str = "alerts";
     pub const TIME_MAPPINGS: &str = "time_mappings";
     pub const TARIFF: &str = "tariff";
-    pub const ALL: [&str; 8] = [
+    pub const NOTIFICATION_PREFS: &str = "notification_prefs";
+    pub const ALL: [&str; 9] = [
         USERS,
         ROLES,
         PERMISSIONS,
@@ -197,6 +198,7 @@ pub mod ess {
         ALERTS,
         TIME_MAPPINGS,
         TARIFF,
+        NOTIFICATION_PREFS,
     ];
 
     /// Role names seeded by migration 0002.

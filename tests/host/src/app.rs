@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 use wasmtime_wasi_http::handler::ProxyHandler;
 
@@ -16,9 +16,10 @@ use crate::instance::{Instances, ReuseConfig, EPOCH_TICKS_PER_SEC};
 use crate::loader::{self, CompileCache, Dependency};
 use crate::manifest::{ComponentRef, DependencyDecl, Manifest, RouteDecl};
 use crate::outbound::AllowedHosts;
+use crate::redis_trigger::RedisTriggers;
 use crate::routes::Router;
 use crate::state::{ComponentContext, InstanceState, StoreCounters};
-use crate::variables::{AppVariables, ComponentVariables, Provider, Source};
+use crate::variables::{expand, AppVariables, ComponentVariables, Provider, Source};
 
 #[derive(Debug, Clone)]
 pub struct HostOptions {
@@ -98,6 +99,8 @@ pub struct App {
     pub engine: Engine,
     pub router: Router,
     pub components: HashMap<String, LoadedComponent>,
+    /// The Redis triggers; their subscribers run once started (`RedisTriggers::spawn`).
+    pub redis: Arc<RedisTriggers>,
     pub stores: Arc<StoreCounters>,
     pub options: HostOptions,
     ticker_stop: Arc<AtomicBool>,
@@ -127,6 +130,7 @@ impl App {
             &mut linker,
             |s| s,
         )?;
+        crate::redis_trigger::add_to_linker(&mut linker)?;
 
         let routes: Vec<(String, String)> = manifest
             .trigger
@@ -158,7 +162,9 @@ impl App {
             .collect();
         triggered.sort();
         triggered.dedup();
-        for id in triggered {
+        // A component as loaded for any trigger: its dependencies composed in, compiled, with
+        // its configuration resolved.
+        let build = |id: &String| -> Result<(Component, Arc<ComponentContext>)> {
             let decl = &manifest.component[id];
             let read = |component: &str| -> Result<Vec<u8>> {
                 let path = manifest.source_path(&dir, component)?;
@@ -188,14 +194,6 @@ impl App {
             let component = cache
                 .compile(&engine, &bytes)
                 .with_context(|| format!("compiling component {id:?}"))?;
-            loader::require_p3_handler(&engine, &component)
-                .with_context(|| format!("component {id:?} cannot serve HTTP here"))?;
-            let pre = linker
-                .instantiate_pre(&component)
-                .map_err(anyhow::Error::from)
-                .with_context(|| {
-                    format!("component {id:?} imports something this host does not provide")
-                })?;
             let ctx = Arc::new(ComponentContext {
                 id: id.clone(),
                 variables: ComponentVariables::resolve(&decl.variables, &app_vars)
@@ -209,9 +207,45 @@ impl App {
                     .collect(),
                 stores: stores.clone(),
             });
+            Ok((component, ctx))
+        };
+        for id in triggered {
+            let (component, ctx) = build(id)?;
+            loader::require_p3_handler(&engine, &component)
+                .with_context(|| format!("component {id:?} cannot serve HTTP here"))?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!("component {id:?} imports something this host does not provide")
+                })?;
             let handler = Instances::handler(engine.clone(), ctx.clone(), options.reuse(), pre)
                 .with_context(|| format!("component {id:?}"))?;
             components.insert(id.clone(), LoadedComponent { handler, ctx });
+        }
+
+        let mut redis = RedisTriggers::new(
+            engine.clone(),
+            options.request_timeout,
+            options.max_instance_memory,
+        );
+        for trigger in &manifest.trigger.redis {
+            let id = &trigger.component;
+            let (component, ctx) = build(id)?;
+            redis
+                .add_component(&linker, &component, ctx)
+                .with_context(|| format!("component {id:?} cannot run on a Redis trigger"))?;
+            // As Spin: the trigger's own address, else the application's; both may use variables.
+            let address = trigger
+                .address
+                .as_deref()
+                .or(manifest.redis_address())
+                .unwrap_or_default();
+            let address = expand(address, &app_vars)
+                .with_context(|| format!("Redis trigger address of {id:?}"))?;
+            let channel = expand(&trigger.channel, &app_vars)
+                .with_context(|| format!("Redis trigger channel of {id:?}"))?;
+            redis.subscribe(address, channel, id.clone());
         }
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -219,7 +253,7 @@ impl App {
         eprintln!(
             "Loaded {} ({} components) in {} ms",
             manifest.application.name,
-            components.len(),
+            components.len() + redis.components.len(),
             started.elapsed().as_millis()
         );
         Ok(App {
@@ -227,6 +261,7 @@ impl App {
             engine,
             router,
             components,
+            redis: Arc::new(redis),
             stores,
             options,
             ticker_stop,

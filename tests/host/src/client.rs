@@ -40,6 +40,18 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Reply> {
+    parse(&request_raw(addr, method, path, headers, body).await?)
+}
+
+/// The bytes of the whole answer as the server sent them, up to its closing the connection (for
+/// tests of the framing itself: a streamed body must end with its final chunk unless it failed).
+pub async fn request_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Vec<u8>> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await?;
         let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
@@ -51,7 +63,7 @@ pub async fn request(
         stream.write_all(body).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
-        parse(&raw)
+        Ok::<_, anyhow::Error>(raw)
     };
     tokio::time::timeout(Duration::from_secs(30), exchange)
         .await
@@ -62,7 +74,8 @@ pub async fn get(addr: SocketAddr, path: &str) -> Result<Reply> {
     request(addr, "GET", path, &[], b"").await
 }
 
-fn parse(raw: &[u8]) -> Result<Reply> {
+/// A raw answer as a [`Reply`]; an error when a chunked body is cut short.
+pub fn parse(raw: &[u8]) -> Result<Reply> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

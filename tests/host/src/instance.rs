@@ -44,7 +44,7 @@ pub struct InstanceCounter {
 pub struct LiveInstance(Arc<InstanceCounter>);
 
 impl LiveInstance {
-    fn new(counter: &Arc<InstanceCounter>) -> Self {
+    pub(crate) fn new(counter: &Arc<InstanceCounter>) -> Self {
         counter.live.fetch_add(1, Ordering::Relaxed);
         LiveInstance(counter.clone())
     }
@@ -74,7 +74,7 @@ pub struct InstanceLife {
 }
 
 impl InstanceLife {
-    fn new(number: u64) -> Self {
+    pub(crate) fn new(number: u64) -> Self {
         InstanceLife {
             number,
             deadlines: Mutex::new(Vec::new()),

@@ -3,7 +3,8 @@
 //! It runs a Spin application (manifest v2, HTTP trigger) on wasmtime, with the fermyon:spin
 //! MySQL, Redis and variables interfaces implemented on mysql_async and redis, so the integration
 //! tests exercise the same compiled components against real MariaDB and Redis. It serves WASIp3
-//! handlers (spin-sdk 6) with Spin 4's instance reuse. Where it knowingly differs from Spin, the
+//! handlers (spin-sdk 6) with Spin 4's instance reuse, runs Redis-triggered components
+//! (`redis_trigger`) and lets guests make outbound HTTP requests (`outbound_http`). Where it knowingly differs from Spin, the
 //! module that differs says so.
 
 pub mod app;
@@ -14,7 +15,9 @@ pub mod loader;
 pub mod manifest;
 pub mod mysql;
 pub mod outbound;
+pub mod outbound_http;
 pub mod redis;
+pub mod redis_trigger;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;
@@ -38,6 +41,8 @@ pub struct RunningHost {
     pub server: Arc<Server>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<()>>>,
+    /// The Redis triggers' subscribers, stopped with the host.
+    subscribers: Vec<JoinHandle<()>>,
 }
 
 impl RunningHost {
@@ -45,6 +50,7 @@ impl RunningHost {
         let app = tokio::task::spawn_blocking(move || App::load(options)).await??;
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let subscribers = app.redis.spawn();
         let server = Server::new(Arc::new(app), false);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.clone().serve(listener, async {
@@ -55,6 +61,7 @@ impl RunningHost {
             server,
             stop: Some(stop),
             task: Some(task),
+            subscribers,
         })
     }
 
@@ -63,6 +70,9 @@ impl RunningHost {
     }
 
     async fn shutdown(&mut self) -> Result<()> {
+        for subscriber in &self.subscribers {
+            subscriber.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -75,6 +85,9 @@ impl RunningHost {
 
 impl Drop for RunningHost {
     fn drop(&mut self) {
+        for subscriber in &self.subscribers {
+            subscriber.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

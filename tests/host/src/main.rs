@@ -80,9 +80,13 @@ fn main() -> Result<()> {
                 None => println!("  {component}: http://{listen}{route}"),
             }
         }
+        let subscribers = app.redis.spawn();
         println!("Ready in {} ms", started.elapsed().as_millis());
         let server = Server::new(Arc::new(app), !quiet);
         server.clone().serve(listener, shutdown_signal()).await?;
+        for subscriber in subscribers {
+            subscriber.abort();
+        }
         // Instances end on their idle timeout: wait for them, so the store connections they hold
         // are closed cleanly rather than cut when the process exits.
         let patience = server.app().options.idle_instance_timeout + Duration::from_secs(1);

@@ -52,6 +52,8 @@ pub struct VariableDecl {
 pub struct Triggers {
     #[serde(default)]
     pub http: Vec<HttpTrigger>,
+    #[serde(default)]
+    pub redis: Vec<RedisTrigger>,
     /// Other trigger types, kept only to refuse them clearly.
     #[serde(flatten)]
     pub other: BTreeMap<String, toml::Value>,
@@ -65,6 +67,20 @@ pub struct HttpTrigger {
     pub id: Option<String>,
     #[serde(default)]
     pub executor: Option<toml::Table>,
+}
+
+/// `[[trigger.redis]]`: messages on `channel` of the Redis at `address` (default: the
+/// application's `[application.trigger.redis] address`) go to `component`. Spin resolves variable
+/// templates in both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisTrigger {
+    pub component: String,
+    pub channel: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,7 +177,34 @@ impl Manifest {
             bail!("spin_manifest_version must be 2");
         }
         if let Some(kind) = self.trigger.other.keys().next() {
-            bail!("trigger type {kind:?} is not supported by this host (HTTP only)");
+            bail!("trigger type {kind:?} is not supported by this host (HTTP and Redis only)");
+        }
+        for trigger in &self.trigger.redis {
+            if !self.component.contains_key(&trigger.component) {
+                bail!(
+                    "Redis trigger refers to unknown component {:?}",
+                    trigger.component
+                );
+            }
+            if trigger.address.is_none() && self.redis_address().is_none() {
+                bail!(
+                    "Redis trigger of {:?} has no address, and [application.trigger.redis] none",
+                    trigger.component
+                );
+            }
+        }
+        if let Some(table) = self.application.trigger.as_ref() {
+            if let Some(kind) = table
+                .keys()
+                .find(|k| !matches!(k.as_str(), "http" | "redis"))
+            {
+                bail!("[application.trigger.{kind}] is not supported by this host");
+            }
+            if let Some(redis) = table.get("redis").and_then(|r| r.as_table()) {
+                if let Some(key) = redis.keys().find(|k| k.as_str() != "address") {
+                    bail!("[application.trigger.redis] has unknown field {key:?}");
+                }
+            }
         }
         for name in self.variables.keys() {
             crate::variables::check_name(name)?;
@@ -215,6 +258,16 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// `[application.trigger.redis] address`, the default of every Redis trigger (a template).
+    pub fn redis_address(&self) -> Option<&str> {
+        self.application
+            .trigger
+            .as_ref()?
+            .get("redis")?
+            .get("address")?
+            .as_str()
     }
 
     pub fn source_path(&self, dir: &Path, component: &str) -> Result<PathBuf> {
@@ -273,6 +326,24 @@ source = "b.wasm"
     }
 
     #[test]
+    fn parses_redis_triggers_like_spin() {
+        let text = MINIMAL.replacen(
+            "[[trigger.http]]",
+            "[[trigger.redis]]\nchannel = \"{{ url }}alerts\"\ncomponent = \"b\"\n\n[[trigger.http]]",
+            1,
+        );
+        let text = text.replacen(
+            "name = \"t\"",
+            "name = \"t\"\n[application.trigger.redis]\naddress = \"redis://h:6379\"",
+            1,
+        );
+        let m = Manifest::parse(&text).unwrap();
+        assert_eq!(m.redis_address(), Some("redis://h:6379"));
+        assert_eq!(m.trigger.redis[0].channel, "{{ url }}alerts");
+        assert_eq!(m.trigger.redis[0].component, "b");
+    }
+
+    #[test]
     fn refuses_what_it_cannot_honour() {
         let cases = [
             ("spin_manifest_version = 2", "spin_manifest_version = 1"),
@@ -291,7 +362,11 @@ source = "b.wasm"
             ),
             (
                 "[component.b]",
-                "[trigger.redis]\naddress = \"x\"\n[component.b]",
+                "[[trigger.mqtt]]\ncomponent = \"b\"\n[component.b]",
+            ),
+            (
+                "[component.b]",
+                "[[trigger.redis]]\ncomponent = \"b\"\nchannel = \"c\"\n[component.b]",
             ),
             (
                 "url = { default = \"x\" }",

@@ -199,11 +199,14 @@ impl Server {
                     }
                     let life = accessor.with(|mut access| access.data_mut().life.clone());
                     // The instance's own deadline counts from here, as the handler's does.
-                    let _in_flight = life.begin(deadline(Instant::now(), timeout));
+                    let in_flight = life.begin(deadline(Instant::now(), timeout));
                     let _ = taken_by.set(life);
                     let Proxy::P3(service) = proxy;
                     match serve(accessor, service, request, request_io).await {
                         Ok((response, body_dropped)) => {
+                            // The deadline is for the answer's head: a streamed body may
+                            // rightly go on longer (an event stream lasts a minute).
+                            drop(in_flight);
                             if tx.send(Ok(response)).is_ok() {
                                 // The guest writes the body from this instance's event loop,
                                 // which runs only while one of its tasks is pending: stay until

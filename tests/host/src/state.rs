@@ -5,21 +5,18 @@
 //! instance: the resource table with the guest's open MySQL and Redis connections, its WASI
 //! context, its memory limits.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
-use wasmtime_wasi_http::p3::{RequestOptions, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::p3::{WasiHttpCtxView, WasiHttpView};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::instance::{InstanceLife, LiveInstance};
 use crate::outbound::AllowedHosts;
+use crate::outbound_http::OutboundHttp;
 use crate::variables::ComponentVariables;
 
 /// Server connections opened by guests, counted for tests and benchmarks (real Spin has no such
@@ -68,7 +65,7 @@ pub struct InstanceState {
     pub table: ResourceTable,
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
-    pub hooks: DenyOutboundHttp,
+    pub hooks: OutboundHttp,
     pub limits: StoreLimits,
     pub ctx: Arc<ComponentContext>,
     /// This instance's requests in flight and how it ended, shared with the requests it serves.
@@ -91,7 +88,7 @@ impl InstanceState {
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            hooks: DenyOutboundHttp,
+            hooks: OutboundHttp { ctx: ctx.clone() },
             limits: wasmtime::StoreLimitsBuilder::new()
                 .memory_size(max_memory)
                 .instances(64)
@@ -123,34 +120,5 @@ impl WasiHttpView for InstanceState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
-    }
-}
-
-/// The app makes no outbound HTTP requests yet, so none are allowed: `allowed_outbound_hosts`
-/// lists no http(s) destinations and Spin would deny them too.
-pub struct DenyOutboundHttp;
-
-type Body = UnsyncBoxBody<Bytes, ErrorCode>;
-type IoResult = Box<dyn Future<Output = Result<(), ErrorCode>> + Send>;
-
-impl WasiHttpHooks for DenyOutboundHttp {
-    fn send_request(
-        &mut self,
-        request: http::Request<Body>,
-        _options: Option<RequestOptions>,
-        _fut: IoResult,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (http::Response<Body>, IoResult),
-                    wasmtime_wasi::TrappableError<ErrorCode>,
-                >,
-            > + Send,
-    > {
-        eprintln!(
-            "Warning: outbound HTTP to {} denied: this host allows no outbound HTTP",
-            request.uri()
-        );
-        Box::new(async { Err(ErrorCode::HttpRequestDenied.into()) })
     }
 }

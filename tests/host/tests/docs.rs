@@ -221,11 +221,24 @@ async fn every_documented_path_is_routed_and_answers_as_documented(rt: Runtime) 
     }
 }
 
+/// The `src`/`href` values of a page.
+fn referenced(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for piece in html.split(attr).skip(1) {
+            found.push(piece.split('"').next().unwrap().to_owned());
+        }
+    }
+    found
+}
+
+/// Both pages load the document and only files this app serves (no CDN: they must work in an
+/// air-gapped control room); `docs_offline.rs` renders them in a browser.
 async fn swagger_ui_and_redoc_pages_load_the_document(rt: Runtime) {
     let host = start(rt).await;
     for (page, marker) in [
-        ("/api/v1/docs", "swagger-ui-dist@"),
-        ("/api/v1/redoc", "redoc@"),
+        ("/api/v1/docs", "/api/v1/docs/assets/swagger-ui-dist@"),
+        ("/api/v1/redoc", "/api/v1/docs/assets/redoc@"),
     ] {
         let reply = get(host.addr, page).await.unwrap();
         assert_eq!(reply.status, 200, "{page}");
@@ -238,14 +251,113 @@ async fn swagger_ui_and_redoc_pages_load_the_document(rt: Runtime) {
         );
         let html = reply.text();
         assert!(html.contains(OPENAPI), "{page} does not load {OPENAPI}");
-        assert!(html.contains("https://cdn.jsdelivr.net/npm/"), "{page}");
         assert!(html.contains(marker), "{page}");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "{page} loads something from elsewhere"
+        );
+        let files = referenced(&html);
+        assert!(!files.is_empty(), "{page}");
+        for file in files {
+            let asset = get(host.addr, &file).await.unwrap();
+            assert_eq!(asset.status, 200, "{page} needs {file}");
+            let kind = if file.ends_with(".css") {
+                "text/css"
+            } else {
+                "text/javascript"
+            };
+            assert!(
+                asset.header("content-type").unwrap().starts_with(kind),
+                "{file}"
+            );
+        }
+    }
+}
+
+/// The files are the vendored npm files byte for byte: gzip-encoded for a client that accepts it,
+/// plain for one that does not; immutable under their versioned path; unknown ones a JSON 404.
+async fn docs_assets_are_the_vendored_files(rt: Runtime) {
+    let host = start(rt).await;
+    let vendor = common::repo_root().join("functions/docs/vendor");
+    let file = format!(
+        "{}/swagger-ui-bundle.js",
+        solarhub_shared::openapi::SWAGGER_UI_DIST
+    );
+    let original = fs::read(vendor.join(&file)).unwrap();
+    let path = format!("/api/v1/docs/assets/{file}");
+
+    let plain = get(host.addr, &path).await.unwrap();
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert!(
+        plain.body == original,
+        "the plain answer is the vendored file"
+    );
+    assert_eq!(
+        plain.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+
+    let gzip = request(
+        host.addr,
+        "GET",
+        &path,
+        &[("accept-encoding", "br, gzip")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(gzip.status, 200);
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    assert!(gzip.body.len() < original.len() / 2, "{}", gzip.body.len());
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzip.body[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert!(
+        inflated == original,
+        "the gzip answer inflates to the vendored file"
+    );
+
+    let refused = request(
+        host.addr,
+        "GET",
+        &path,
+        &[("accept-encoding", "gzip;q=0")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body.len(), original.len());
+
+    let redoc = format!(
+        "/api/v1/docs/assets/{}/redoc.standalone.js",
+        solarhub_shared::openapi::REDOC
+    );
+    assert_eq!(get(host.addr, &redoc).await.unwrap().status, 200);
+    for missing in [
+        "/api/v1/docs/assets/swagger-ui-dist@5.0.0/swagger-ui-bundle.js",
+        "/api/v1/docs/assets/redoc@2.5.4/LICENSE",
+        "/api/v1/docs/assets/",
+        "/api/v1/docs/assets/../spin.toml",
+    ] {
+        let reply = get(host.addr, missing).await.unwrap();
+        assert_eq!(reply.status, 404, "{missing}");
+        assert_eq!(reply.json().unwrap()["detail"], "Not Found", "{missing}");
     }
 }
 
 async fn wrong_method_is_405(rt: Runtime) {
     let host = start(rt).await;
-    for path in [OPENAPI, "/api/v1/docs", "/api/v1/redoc"] {
+    for path in [
+        OPENAPI,
+        "/api/v1/docs",
+        "/api/v1/redoc",
+        "/api/v1/docs/assets/redoc@2.5.4/redoc.standalone.js",
+    ] {
         let reply = request(host.addr, "POST", path, &[], b"{}").await.unwrap();
         assert_eq!(reply.status, 405, "{path}");
         assert_eq!(reply.header("allow"), Some("GET"));
@@ -283,6 +395,7 @@ on_both_runtimes!(
     every_route_in_spin_toml_is_documented,
     every_documented_path_is_routed_and_answers_as_documented,
     swagger_ui_and_redoc_pages_load_the_document,
+    docs_assets_are_the_vendored_files,
     wrong_method_is_405,
     unknown_paths_under_api_are_json_404,
 );

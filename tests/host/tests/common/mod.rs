@@ -3,6 +3,11 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod events;
+pub mod load;
+pub mod proxy;
+pub mod receiver;
+pub mod rig;
 pub mod runtime;
 pub mod site;
 
@@ -38,14 +43,36 @@ pub fn options(manifest: PathBuf, variables: &[(&str, String)]) -> HostOptions {
 /// namesake.
 pub async fn start_app(
     runtime: runtime::Runtime,
-    mut variables: Vec<(String, String)>,
+    variables: Vec<(String, String)>,
     overrides: &[(&str, &str)],
 ) -> runtime::TestApp {
+    let variables = with_overrides(variables, overrides);
+    runtime::start(runtime, repo_root().join("spin.toml"), variables).await
+}
+
+fn with_overrides(
+    mut variables: Vec<(String, String)>,
+    overrides: &[(&str, &str)],
+) -> Vec<(String, String)> {
     for (k, v) in overrides {
         variables.retain(|(name, _)| name != k);
         variables.push(((*k).to_owned(), (*v).to_owned()));
     }
-    runtime::start(runtime, repo_root().join("spin.toml"), variables).await
+    variables
+}
+
+/// The notifier app (`spin-notifier.toml`), once its subscription is made: the API's variables
+/// serve it too.
+pub async fn start_notifier(
+    runtime: runtime::Runtime,
+    site: &site::Site,
+    overrides: &[(&str, &str)],
+) -> runtime::TestApp {
+    let variables = with_overrides(site.variables(), overrides);
+    let manifest = repo_root().join("spin-notifier.toml");
+    let app = runtime::start_triggers(runtime, manifest, variables).await;
+    events::wait_for_subscriber(site).await;
+    app
 }
 
 pub async fn start(options: HostOptions) -> RunningHost {

@@ -81,14 +81,43 @@ pub async fn start(
                 running: Running::Host(host),
             }
         }
+        Runtime::Spin => start_spin(manifest.as_os_str(), &[], variables).await,
+    }
+}
+
+/// Starts `manifest`, an app of Redis triggers only (`spin-notifier.toml`). Real Spin serves no
+/// HTTP for it (and refuses `--listen`), so nothing answers on `addr`: the caller waits for what
+/// the triggers do, e.g. their subscription (`events::wait_for_subscriber`).
+pub async fn start_triggers(
+    runtime: Runtime,
+    manifest: PathBuf,
+    variables: Vec<(String, String)>,
+) -> TestApp {
+    match runtime {
+        Runtime::Host => start(runtime, manifest, variables).await,
         Runtime::Spin => {
-            let spin = SpinProcess::start(&manifest, &variables).await;
+            let spin = SpinProcess::start_triggers(manifest.as_os_str(), &variables);
             TestApp {
                 addr: spin.addr,
                 runtime,
                 running: Running::Spin(spin),
             }
         }
+    }
+}
+
+/// Real `spin up --from <from>` (a manifest or a registry reference) with `extra_args`. The
+/// caller has checked [`spin_binary`].
+pub async fn start_spin(
+    from: &std::ffi::OsStr,
+    extra_args: &[&str],
+    variables: Vec<(String, String)>,
+) -> TestApp {
+    let spin = SpinProcess::start(from, extra_args, &variables).await;
+    TestApp {
+        addr: spin.addr,
+        runtime: Runtime::Spin,
+        running: Running::Spin(spin),
     }
 }
 
@@ -154,65 +183,89 @@ struct SpinProcess {
 const SPIN_START_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl SpinProcess {
-    async fn start(manifest: &Path, variables: &[(String, String)]) -> SpinProcess {
-        let binary = spin_binary().expect("real Spin is available");
-        let repo = super::repo_root();
+    async fn start(
+        from: &std::ffi::OsStr,
+        extra_args: &[&str],
+        variables: &[(String, String)],
+    ) -> SpinProcess {
         let work_dir = std::env::temp_dir().join(super::unique_prefix("spin"));
-        std::fs::create_dir_all(&work_dir).unwrap();
         // A port taken from the kernel and released; Spin binds it a moment later. A clash with
         // another test is possible in theory and shows as Spin failing to start (retried).
+        let mut err = String::new();
         for _attempt in 0..3 {
             let addr = free_port();
-            let mut command = Command::new(binary);
-            command
-                .arg("up")
-                .arg("--from")
-                .arg(manifest)
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--runtime-config-file")
-                .arg(repo.join("runtime-config.toml"))
-                .arg("--log-dir")
-                .arg(work_dir.join("logs"))
-                .arg("--state-dir")
-                .arg(work_dir.join("state"))
-                // The runtime config's dotenv path is relative: run where there is no `.env`,
-                // so a developer's local secrets never leak into a test.
-                .current_dir(&work_dir)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-                .stdin(Stdio::null())
-                .stdout(std::fs::File::create(work_dir.join("spin.out")).unwrap())
-                .stderr(std::fs::File::create(work_dir.join("spin.err")).unwrap())
-                // `spin up` runs the app in a child (`spin trigger http`): give the pair a
-                // process group of its own so both can be stopped together.
-                .process_group(0)
-                .kill_on_drop(true);
-            if let Some(cache) = std::env::var_os("XDG_CACHE_HOME") {
-                command.env("XDG_CACHE_HOME", cache);
-            }
-            for (name, value) in variables {
-                command.env(
-                    format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
-                    value,
-                );
-            }
-            let child = command.spawn().expect("spin up starts");
-            let mut spin = SpinProcess {
-                addr,
-                child,
-                work_dir: work_dir.clone(),
-            };
+            let listen = addr.to_string();
+            let mut args = extra_args.to_vec();
+            args.extend(["--listen", &listen]);
+            let mut spin = SpinProcess::spawn(from, &args, variables, addr, &work_dir);
             if spin.wait_until_serving().await {
                 return spin;
             }
+            // Read before kill() removes the directory: the last attempt's reason is the panic's.
+            err = std::fs::read_to_string(work_dir.join("spin.err")).unwrap_or_default();
             spin.kill().await;
         }
-        panic!(
-            "spin up did not start serving:\n{}",
-            std::fs::read_to_string(work_dir.join("spin.err")).unwrap_or_default()
-        );
+        panic!("spin up did not start serving:\n{err}");
+    }
+
+    /// `spin up` of an app without HTTP triggers: returns once it is spawned.
+    fn start_triggers(from: &std::ffi::OsStr, variables: &[(String, String)]) -> SpinProcess {
+        let work_dir = std::env::temp_dir().join(super::unique_prefix("spin"));
+        let unused = free_port();
+        SpinProcess::spawn(from, &[], variables, unused, &work_dir)
+    }
+
+    fn spawn(
+        from: &std::ffi::OsStr,
+        args: &[&str],
+        variables: &[(String, String)],
+        addr: SocketAddr,
+        work_dir: &Path,
+    ) -> SpinProcess {
+        let binary = spin_binary().expect("real Spin is available");
+        let repo = super::repo_root();
+        // Stopping a failed attempt removes its directory: every attempt makes its own.
+        std::fs::create_dir_all(work_dir).unwrap();
+        let mut command = Command::new(binary);
+        command
+            .arg("up")
+            .arg("--from")
+            .arg(from)
+            .args(args)
+            .arg("--runtime-config-file")
+            .arg(repo.join("runtime-config.toml"))
+            .arg("--log-dir")
+            .arg(work_dir.join("logs"))
+            .arg("--state-dir")
+            .arg(work_dir.join("state"))
+            // The runtime config's dotenv path is relative: run where there is no `.env`, so a
+            // developer's local secrets never leak into a test.
+            .current_dir(work_dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(work_dir.join("spin.out")).unwrap())
+            .stderr(std::fs::File::create(work_dir.join("spin.err")).unwrap())
+            // `spin up` runs the app in a child (`spin trigger http`): give the pair a process
+            // group of its own so both can be stopped together.
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(cache) = std::env::var_os("XDG_CACHE_HOME") {
+            command.env("XDG_CACHE_HOME", cache);
+        }
+        for (name, value) in variables {
+            command.env(
+                format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
+                value,
+            );
+        }
+        let child = command.spawn().expect("spin up starts");
+        SpinProcess {
+            addr,
+            child,
+            work_dir: work_dir.to_owned(),
+        }
     }
 
     /// True once Spin answers on its port; false when it exited first (e.g. the port was taken).
