@@ -17,10 +17,9 @@ RUNTIME    ?= auto
 build:
 	build/wasm.sh $(COMPONENTS) $(FIXTURES)
 
-## native: the local host and the `solarhub` CLI (built with the test build's package set, so both
-## share every dependency's build)
+## native: the local host and the `solarhub` CLI
 native:
-	cargo build --locked --release $(NATIVE)
+	cargo build --locked --release -p solarhub-host -p solarhub-cli
 
 ## test: unit tests, then integration tests of the compiled components against MariaDB and Redis,
 ## each end-to-end test once in the local host and once on real Spin (when one is installed)

@@ -65,6 +65,7 @@ pub fn document() -> Value {
     {
         paths.insert(path.to_owned(), item);
     }
+    with_request_limits(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -179,6 +180,26 @@ pub fn redoc_html() -> String {
 
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// Every route refuses a request target over its limit (414) and a body over its limit (413)
+/// before the handler runs (`guest::entry`): every operation says so, those with a body both.
+fn with_request_limits(paths: &mut Map<String, Value>) {
+    const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (method, op) in item.iter_mut() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let has_body = op.get("requestBody").is_some();
+            if let Some(Value::Object(responses)) = op.get_mut("responses") {
+                responses.insert("414".into(), response_ref("UriTooLong"));
+                if has_body {
+                    responses.insert("413".into(), response_ref("PayloadTooLarge"));
+                }
+            }
+        }
+    }
 }
 
 fn response_ref(name: &str) -> Value {
@@ -561,6 +582,16 @@ fn responses() -> Value {
             "HTTPError",
             &["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
         ),
+        "PayloadTooLarge": error_response(
+            "The request body is over the limit every route has",
+            "HTTPError",
+            &[],
+        ),
+        "UriTooLong": error_response(
+            "The request target (path and query) is over the limit every route has",
+            "HTTPError",
+            &[],
+        ),
         "StoreUnavailable": error_response("A store is unreachable; the body names it", "StoreUnavailableError", &[]),
         "InternalError": error_response("A server fault; quote the request id", "InternalError", &[]),
     })
@@ -870,6 +901,21 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), count, "operationIds are unique");
+    }
+
+    #[test]
+    fn every_operation_documents_the_request_limits() {
+        let doc = document();
+        for (path, method, op) in operations(&doc) {
+            let responses = &op["responses"];
+            assert_eq!(
+                responses["414"]["$ref"], "#/components/responses/UriTooLong",
+                "{method} {path}"
+            );
+            let has_body = op.get("requestBody").is_some();
+            assert_eq!(responses.get("413").is_some(), has_body, "{method} {path}");
+        }
+        assert!(doc["components"]["responses"]["PayloadTooLarge"].is_object());
     }
 
     #[test]

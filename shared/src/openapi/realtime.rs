@@ -67,7 +67,22 @@ fn stream() -> Value {
             `Last-Event-ID` resumes from), `event: snapshot` (every second: the live values of \
             the topics asked for), `: heartbeat` comments, and at the end `event: end` with \
             the reason (`limit`). Reconnect with `Last-Event-ID` to get the alert events missed.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        // One server-sent event, as a client's parser hands it over (comments are not events).
+        "content": {"text/event-stream": {"schema": {
+            "title": "ServerSentEvent",
+            "type": "object",
+            "properties": {
+                "event": {"type": "string", "enum": ["alert", "snapshot", "end"]},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "description": "`alert`: the alert event; `snapshot`: `{at, <topic>: ...}`; \
+                        `end`: `{reason}`",
+                },
+                "id": {"type": "string", "description": "An alert event's id (`event: alert` only)"},
+                "retry": {"type": "integer", "minimum": 0},
+            },
+        }}},
     });
     let parameters = vec![
         query_param(
