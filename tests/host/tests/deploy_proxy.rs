@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::runtime::{Runtime, TestApp};
 use common::site::Site;
-use solarhub_shared::schema::{auth_keys, Database};
+use solarhub_shared::schema::Database;
 
 const SERVER_NAME: &str = "solarhub.site.internal";
 const CLIENT: &str = "127.0.0.2";
@@ -203,16 +203,6 @@ fn status(reply: &str) -> u16 {
         .unwrap_or(0)
 }
 
-async fn attempts(site: &Site, address: &str) -> Option<i64> {
-    let client = redis::Client::open(common::site::REDIS).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("GET")
-        .arg(auth_keys::attempts_by_address(&site.prefix, address))
-        .query_async(&mut redis)
-        .await
-        .unwrap()
-}
-
 async fn nginx_terminates_tls_and_names_the_client(rt: Runtime) {
     let Some(binary) = nginx() else {
         return;
@@ -251,9 +241,13 @@ async fn nginx_terminates_tls_and_names_the_client(rt: Runtime) {
     }
     let third = text(&login(&nginx, "x-forwarded-for: 203.0.113.2").await);
     assert_eq!(status(&third), 429, "the client's own counter: {third}");
-    assert_eq!(attempts(&site, CLIENT).await, Some(2));
+    assert_eq!(common::api::login_attempts(&site, CLIENT).await, Some(2));
     for other in ["127.0.0.1", "203.0.113.1", "203.0.113.2"] {
-        assert_eq!(attempts(&site, other).await, None, "{other}");
+        assert_eq!(
+            common::api::login_attempts(&site, other).await,
+            None,
+            "{other}"
+        );
     }
 
     // Bodies over the app's 64 KiB stop at the edge.

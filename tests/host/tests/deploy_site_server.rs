@@ -99,25 +99,6 @@ impl Drop for Spin {
     }
 }
 
-/// An access token of `username` (the test site's password).
-async fn login(addr: SocketAddr, username: &str) -> String {
-    let body = serde_json::json!({"username": username, "password": common::site::PASSWORD});
-    let reply = solarhub_host::client::request(
-        addr,
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        body.to_string().as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply.json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The unit's `ExecStart=` words.
 fn exec_start(unit: &str) -> Vec<String> {
     unit.lines()
@@ -190,7 +171,7 @@ async fn the_systemd_unit_verifies_and_its_command_serves_the_site() {
 
     let health = get(addr, "/api/v1/health").await.unwrap();
     assert_eq!(health.status, 200, "{}", health.text());
-    let token = login(addr, "ops").await;
+    let token = common::api::token_at(addr, "ops").await;
     assert!(!token.is_empty());
     // The components' output lands in the unit's log directory.
     let files: Vec<String> = std::fs::read_dir(&logs)
@@ -306,7 +287,7 @@ async fn the_vault_runtime_config_asks_vault_then_the_environment() {
     // The env provider comes first, so a variable set there never reaches Vault; jwt_secret is
     // set there, so ask for a token: the guard and the signer read it, and the component's
     // store hosts (templates of variables) make Spin resolve every application variable.
-    let token = login(addr, "ops").await;
+    let token = common::api::token_at(addr, "ops").await;
     assert!(!token.is_empty(), "{}", server.output());
     let seen = seen.lock().unwrap().clone();
     let mount = provider["mount"].as_str().unwrap();

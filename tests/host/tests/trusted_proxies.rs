@@ -9,7 +9,6 @@ mod common;
 use common::runtime::{Runtime, TestApp};
 use common::site::Site;
 use solarhub_host::client::{request, Reply};
-use solarhub_shared::schema::auth_keys;
 use solarhub_shared::schema::Database;
 
 /// Three admitted attempts per address; unknown usernames, so only the address counter moves.
@@ -44,17 +43,6 @@ async fn login_from(app: &TestApp, n: usize, headers: &[(&str, &str)]) -> Reply 
     .unwrap()
 }
 
-/// The per-address attempt counter of `address`, if any.
-async fn attempts(site: &Site, address: &str) -> Option<i64> {
-    let client = redis::Client::open(common::site::REDIS).unwrap();
-    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("GET")
-        .arg(auth_keys::attempts_by_address(&site.prefix, address))
-        .query_async(&mut redis)
-        .await
-        .unwrap()
-}
-
 async fn spoofed_addresses_from_an_untrusted_peer_are_ignored(rt: Runtime) {
     let site = Site::new("proxy_untrusted", &[Database::Ess]).await;
     let app = start(rt, &site, "").await;
@@ -76,9 +64,15 @@ async fn spoofed_addresses_from_an_untrusted_peer_are_ignored(rt: Runtime) {
     // Every attempt counted against the real peer, whatever the headers claimed.
     let refused = login_from(&app, 9, &[("x-forwarded-for", "198.51.100.99")]).await;
     assert_eq!(refused.status, 429, "{}", refused.text());
-    assert_eq!(attempts(&site, "127.0.0.1").await, Some(3));
+    assert_eq!(
+        common::api::login_attempts(&site, "127.0.0.1").await,
+        Some(3)
+    );
     for n in 0..3 {
-        assert_eq!(attempts(&site, &format!("198.51.100.{n}")).await, None);
+        assert_eq!(
+            common::api::login_attempts(&site, &format!("198.51.100.{n}")).await,
+            None
+        );
     }
     app.stop().await.unwrap();
     site.cleanup().await;
@@ -98,13 +92,22 @@ async fn a_trusted_proxy_names_the_client(rt: Runtime) {
     // itself (left of the one the proxy appended) is not believed.
     let other = login_from(&app, 4, &[("x-forwarded-for", "203.0.113.7, 203.0.113.8")]).await;
     assert_eq!(other.status, 401, "{}", other.text());
-    assert_eq!(attempts(&site, "203.0.113.7").await, Some(3));
-    assert_eq!(attempts(&site, "203.0.113.8").await, Some(1));
-    assert_eq!(attempts(&site, "127.0.0.1").await, None);
+    assert_eq!(
+        common::api::login_attempts(&site, "203.0.113.7").await,
+        Some(3)
+    );
+    assert_eq!(
+        common::api::login_attempts(&site, "203.0.113.8").await,
+        Some(1)
+    );
+    assert_eq!(common::api::login_attempts(&site, "127.0.0.1").await, None);
     // Without the header the proxy itself is the client.
     let direct = login_from(&app, 5, &[]).await;
     assert_eq!(direct.status, 401, "{}", direct.text());
-    assert_eq!(attempts(&site, "127.0.0.1").await, Some(1));
+    assert_eq!(
+        common::api::login_attempts(&site, "127.0.0.1").await,
+        Some(1)
+    );
     app.stop().await.unwrap();
     site.cleanup().await;
 }

@@ -1,6 +1,8 @@
 //! Talking to a running app the way the dashboard does: log in, call a route with a bearer token,
 //! read FastAPI-shaped errors. Shared by the end-to-end tests of the telemetry and alert routes.
 
+use std::net::SocketAddr;
+
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use solarhub_host::client::{request, Reply};
@@ -10,9 +12,14 @@ use super::site::{Site, PASSWORD};
 
 /// An access token of `username` (password [`PASSWORD`]).
 pub async fn token(app: &TestApp, username: &str) -> String {
+    token_at(app.addr, username).await
+}
+
+/// The same from an app at `addr`, however it was started.
+pub async fn token_at(addr: SocketAddr, username: &str) -> String {
     let body = serde_json::json!({ "username": username, "password": PASSWORD }).to_string();
     let reply = request(
-        app.addr,
+        addr,
         "POST",
         "/api/v1/auth/login",
         &[("content-type", "application/json")],
@@ -25,6 +32,20 @@ pub async fn token(app: &TestApp, username: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// The login throttle's per-address attempt counter of `address`, if any.
+pub async fn login_attempts(site: &Site, address: &str) -> Option<i64> {
+    let client = redis::Client::open(super::site::REDIS).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("GET")
+        .arg(solarhub_shared::schema::auth_keys::attempts_by_address(
+            &site.prefix,
+            address,
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap()
 }
 
 /// `method path` with the token, if any, and no body.
