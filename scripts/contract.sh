@@ -26,7 +26,9 @@ done
 
 # A python3 schemathesis runs on (>= 3.11). CPython 3.11.7 and 3.12.1 break hypothesis' reading
 # of its own source ("SystemError: AST constructor recursion depth mismatch", fixed in 3.11.8 and
-# 3.12.2): another python3 on the machine is taken instead. CONTRACT_PYTHON chooses one.
+# 3.12.2): another python3 on the machine is taken instead. CONTRACT_PYTHON chooses one. Debian
+# 12's 3.11.2 shows the same error when two threads parse at once, hence one worker
+# (scripts/contract/schemathesis.toml).
 python=
 for candidate in ${CONTRACT_PYTHON:-} python3 /usr/bin/python3 python3.13 python3.12 python3.11; do
   command -v "$candidate" >/dev/null || continue
