@@ -1,7 +1,7 @@
 //! A newcomer's `make up` (scripts/up.sh) on a machine with the MariaDB and Redis server binaries
 //! but nothing answering where the app is configured to look: it starts project-local servers on
-//! free ports (never the system's 3306/6379), migrates and seeds them, serves the demo, and stops
-//! everything on SIGTERM. Without the binaries it says what to install and exits non-zero.
+//! free ports (never the system's 3306/6379), migrates and seeds them, serves the demo with the
+//! notifier beside it, and stops everything on SIGTERM. Without the binaries it says what to install and exits non-zero.
 
 #[macro_use]
 mod common;
@@ -250,6 +250,29 @@ async fn make_up_starts_its_own_stores_and_serves_the_demo(rt: Runtime) {
     .await
     .unwrap();
     assert_eq!(rack.status, 200, "{}", rack.text());
+
+    // The notifier (spin-notifier.toml) runs beside the API, subscribed to the alert events.
+    let redis = redis::Client::open(format!("redis://{redis_host}")).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let waiting = Instant::now();
+    loop {
+        let (_, subscribers): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("alerts")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if subscribers > 0 {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the notifier never subscribed:\n{}",
+            up.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(conn);
 
     // SIGTERM stops the app, the simulator and both servers.
     let pids: Vec<i32> = ["mariadb.pid", "redis.pid"]
