@@ -223,21 +223,7 @@ async fn make_up_starts_its_own_stores_and_serves_the_demo(rt: Runtime) {
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
-    let body = serde_json::json!({"username": "admin", "password": PASSWORD}).to_string();
-    let login = request(
-        listen,
-        "POST",
-        "/api/v1/auth/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(login.status, 200, "{}", login.text());
-    let token = login.json().unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = common::api::token_with(listen, "admin", PASSWORD).await;
     let auth = format!("Bearer {token}");
     // The seeded demo site answers: a rack's live status.
     let rack = request(

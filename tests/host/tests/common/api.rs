@@ -17,7 +17,12 @@ pub async fn token(app: &TestApp, username: &str) -> String {
 
 /// The same from an app at `addr`, however it was started.
 pub async fn token_at(addr: SocketAddr, username: &str) -> String {
-    let body = serde_json::json!({ "username": username, "password": PASSWORD }).to_string();
+    token_with(addr, username, PASSWORD).await
+}
+
+/// An access token of `username` with `password`, from the app at `addr`.
+pub async fn token_with(addr: SocketAddr, username: &str, password: &str) -> String {
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
     let reply = request(
         addr,
         "POST",
