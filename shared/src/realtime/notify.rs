@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
+use super::destinations::Destinations;
 use super::events::{at_least, level_rank, AlertEvent};
+use super::prefs::Preferences;
 use super::sign;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct Channel {
     pub secret: String,
     /// LINE: the user, group or room id pushed to.
     pub to: String,
+    /// Whose channel this is (from their `/me/notifications`); `None`: a site-wide channel.
+    pub user_id: Option<u64>,
 }
 
 // Never print secrets, not even in a debug dump.
@@ -52,6 +56,7 @@ impl std::fmt::Debug for Channel {
             .field("kind", &self.kind)
             .field("url", &self.url)
             .field("min_level", &self.min_level)
+            .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
 }
@@ -108,27 +113,22 @@ pub fn channels_from(lookup: impl Fn(&str) -> Option<String>) -> (Vec<Channel>, 
                 min_level,
                 secret,
                 to: String::new(),
+                user_id: None,
             });
         }
     }
     if let Some(min_level) = line_level {
         let to = get("notify_line_to");
-        let api = get("notify_line_api");
-        let api = if api.is_empty() {
-            "https://api.line.me".to_owned()
-        } else {
-            api
-        };
-        if to.is_empty() {
-            problems.push("notify_line_token is set but notify_line_to is empty".into());
-        } else {
+        // A token without a site-wide recipient serves users' own LINE channels only.
+        if !to.is_empty() {
             channels.push(Channel {
                 name: "line".into(),
                 kind: Kind::Line,
-                url: format!("{}/v2/bot/message/push", api.trim_end_matches('/')),
+                url: line_push_url(&get("notify_line_api")),
                 min_level,
                 secret: line_token,
                 to,
+                user_id: None,
             });
         }
     }
@@ -140,9 +140,121 @@ pub fn channels_from(lookup: impl Fn(&str) -> Option<String>) -> (Vec<Channel>, 
             min_level,
             secret: String::new(),
             to: String::new(),
+            user_id: None,
         });
     }
     (channels, problems)
+}
+
+fn line_push_url(api: &str) -> String {
+    let api = if api.is_empty() {
+        "https://api.line.me"
+    } else {
+        api
+    };
+    format!("{}/v2/bot/message/push", api.trim_end_matches('/'))
+}
+
+/// A user who may be sent alerts (active, and allowed to read them) and what they asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub user_id: u64,
+    pub prefs: Preferences,
+}
+
+/// What users' own channels are served with: where their URLs may point, the secret their
+/// webhook keys derive from, and the site's LINE channel their LINE ids are pushed through.
+#[derive(Debug, Clone)]
+pub struct UserDelivery {
+    pub destinations: Destinations,
+    webhook_secret: String,
+    /// The push URL and channel access token (`notify_line_api`, `notify_line_token`).
+    line: Option<(String, String)>,
+}
+
+impl UserDelivery {
+    pub fn from(lookup: impl Fn(&str) -> Option<String>) -> (UserDelivery, Vec<String>) {
+        let get = |name: &str| lookup(name).unwrap_or_default().trim().to_owned();
+        let (destinations, problems) = Destinations::from(&lookup);
+        let token = get("notify_line_token");
+        let line = (!token.is_empty()).then(|| (line_push_url(&get("notify_line_api")), token));
+        let delivery = UserDelivery {
+            destinations,
+            webhook_secret: get(super::destinations::WEBHOOK_SECRET_VAR),
+            line,
+        };
+        (delivery, problems)
+    }
+
+    /// The channels of `recipients` that want `event` at `minute` of the site's day: each at its
+    /// own minimum level, and in the user's quiet hours only if the alert is critical. Channels
+    /// this site cannot serve are left out, each with the reason (to log: the user saved them
+    /// when they could be served, or the operator has since changed the variables).
+    pub fn channels(
+        &self,
+        recipients: &[Recipient],
+        event: &AlertEvent,
+        minute: u32,
+    ) -> (Vec<Channel>, Vec<String>) {
+        let mut channels = Vec::new();
+        let mut problems = Vec::new();
+        for Recipient { user_id, prefs } in recipients {
+            let quiet = prefs
+                .quiet_hours
+                .as_ref()
+                .is_some_and(|q| q.contains(minute));
+            if quiet && event.alert.level != "critical" {
+                continue;
+            }
+            for (i, wanted) in prefs.channels.iter().enumerate() {
+                if !at_least(&event.alert.level, &wanted.min_level) {
+                    continue;
+                }
+                let name = format!("user:{user_id}:{}:{i}", wanted.kind);
+                let mut channel = Channel {
+                    name,
+                    kind: Kind::Webhook,
+                    url: wanted.target.clone(),
+                    min_level: wanted.min_level.clone(),
+                    secret: String::new(),
+                    to: String::new(),
+                    user_id: Some(*user_id),
+                };
+                let refusal = match wanted.kind.as_str() {
+                    "line" => match &self.line {
+                        Some((url, token)) => {
+                            channel.kind = Kind::Line;
+                            channel.url = url.clone();
+                            channel.secret = token.clone();
+                            channel.to = wanted.target.clone();
+                            None
+                        }
+                        None => Some("this site has no LINE channel (notify_line_token)".into()),
+                    },
+                    kind => {
+                        channel.kind = if kind == "slack" {
+                            Kind::Slack
+                        } else {
+                            channel.secret =
+                                sign::user_key(self.webhook_secret.as_bytes(), *user_id);
+                            Kind::Webhook
+                        };
+                        self.destinations.refusal(kind, &wanted.target)
+                    }
+                };
+                match refusal {
+                    None => channels.push(channel),
+                    Some(why) => problems.push(format!("{} not served: {why}", channel.name)),
+                }
+            }
+        }
+        (channels, problems)
+    }
+}
+
+/// Minute of the day in site time at Unix time `now`.
+pub fn site_minute(now: i64, offset: crate::time::UtcOffset) -> u32 {
+    ((now + i64::from(offset.0)).rem_euclid(86_400) / 60) as u32
 }
 
 /// One HTTP request to make.
@@ -181,7 +293,12 @@ pub fn delivery(channel: &Channel, event: &AlertEvent, now: i64) -> Delivery {
             headers.push(("authorization".into(), format!("Bearer {}", channel.secret)));
             // LINE accepts a retried push with the same key once only (409 for the repeat), so
             // a retry after a lost answer cannot notify twice.
-            headers.push(("x-line-retry-key".into(), retry_key(&event.event_id)));
+            // One key per event and recipient: pushes of one event to several users are
+            // different requests.
+            headers.push((
+                "x-line-retry-key".into(),
+                retry_key(&format!("{}/{}", event.event_id, channel.to)),
+            ));
             json(json!({
                 "to": channel.to,
                 "messages": [{ "type": "text", "text": event.summary() }],
@@ -381,10 +498,10 @@ mod tests {
             ("notify_slack_url", "https://hooks.slack.com/x"),
             ("notify_slack_min_level", "loud"),
         ]));
+        // LINE's token alone is no misconfiguration: it serves users' LINE ids.
         assert!(channels.is_empty(), "{channels:?}");
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("notify_webhook_secret")));
-        assert!(problems.iter().any(|p| p.contains("notify_line_to")));
         assert!(problems.iter().any(|p| p.contains("\"loud\"")));
     }
 
@@ -462,5 +579,120 @@ mod tests {
         );
         let (big, problems) = RetryPolicy::from(lookup(&[("notify_max_attempts", "1000")]));
         assert_eq!((big.max_attempts, problems.len()), (4, 1));
+    }
+
+    fn recipient(user_id: u64, body: serde_json::Value) -> Recipient {
+        let serde_json::Value::Object(map) = body else {
+            panic!()
+        };
+        Recipient {
+            user_id,
+            prefs: Preferences::from_body(&map).unwrap(),
+        }
+    }
+
+    #[test]
+    fn users_channels_follow_their_levels_quiet_hours_and_the_site() {
+        let (site, problems) = UserDelivery::from(lookup(&[
+            ("notify_user_webhook_host", "https://*.example.com"),
+            ("notify_user_slack_host", "https://hooks.slack.com"),
+            ("notify_webhook_secret", "s3cret"),
+            ("notify_line_token", "tok"),
+            ("notify_line_api", "http://127.0.0.1:9"),
+        ]));
+        assert!(problems.is_empty(), "{problems:?}");
+        let recipients = [
+            recipient(
+                7,
+                serde_json::json!({"channels": [
+                    {"kind": "webhook", "target": "https://ops.example.com/h", "min_level": "info"},
+                    {"kind": "line", "target": "U0123456789abcdef0123456789abcdef"},
+                    {"kind": "slack", "target": "https://chat.other.net/h"},
+                ]}),
+            ),
+            recipient(
+                9,
+                serde_json::json!({
+                    "channels": [{"kind": "slack", "target": "https://hooks.slack.com/s/x", "min_level": "warning"}],
+                    "quiet_hours": {"start": "22:00", "end": "06:00"},
+                }),
+            ),
+        ];
+        let names = |event: &AlertEvent, minute: u32| {
+            let (channels, problems) = site.channels(&recipients, event, minute);
+            let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
+            (names, problems)
+        };
+        let noon = 12 * 60;
+        let (info, problems) = names(&sample(EventKind::Raised, "info"), noon);
+        assert_eq!(info, ["user:7:webhook:0"]);
+        assert!(problems.is_empty());
+        // Slack on a host the site does not allow: left out, said why.
+        let (warning, problems) = names(&sample(EventKind::Raised, "warning"), noon);
+        assert_eq!(
+            warning,
+            ["user:7:webhook:0", "user:7:line:1", "user:9:slack:0"]
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("user:7:slack:2 not served"));
+        // User 9's quiet hours: only critical alerts.
+        let (night, _) = names(&sample(EventKind::Raised, "warning"), 23 * 60);
+        assert_eq!(night, ["user:7:webhook:0", "user:7:line:1"]);
+        let (critical, _) = names(&sample(EventKind::Raised, "critical"), 23 * 60);
+        assert_eq!(critical.last().unwrap(), "user:9:slack:0");
+
+        let (channels, _) = site.channels(&recipients, &sample(EventKind::Raised, "warning"), noon);
+        let webhook = &channels[0];
+        assert_eq!((webhook.kind, webhook.user_id), (Kind::Webhook, Some(7)));
+        assert_eq!(webhook.secret, sign::user_key(b"s3cret", 7));
+        let line = &channels[1];
+        assert_eq!(line.url, "http://127.0.0.1:9/v2/bot/message/push");
+        assert_eq!(line.to, "U0123456789abcdef0123456789abcdef");
+        assert_eq!(line.secret, "tok");
+
+        // No LINE channel on the site: the user's LINE id cannot be pushed to.
+        let (no_line, _) = UserDelivery::from(lookup(&[("notify_webhook_secret", "s")]));
+        let (channels, problems) = no_line.channels(
+            &recipients[..1],
+            &sample(EventKind::Raised, "warning"),
+            noon,
+        );
+        assert!(channels.is_empty(), "{channels:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn site_minutes_follow_the_offset() {
+        use crate::time::UtcOffset;
+        assert_eq!(site_minute(0, UtcOffset(8 * 3600)), 8 * 60);
+        assert_eq!(site_minute(23 * 3600 + 59 * 60, UtcOffset(3600)), 59);
+        assert_eq!(site_minute(30 * 60, UtcOffset(-3600)), 23 * 60 + 30);
+    }
+
+    #[test]
+    fn line_retry_keys_differ_per_recipient() {
+        let (site, _) = UserDelivery::from(lookup(&[("notify_line_token", "tok")]));
+        let both = [
+            recipient(
+                1,
+                serde_json::json!({"channels": [{"kind": "line", "target": "U0123456789abcdef0123456789abcdef"}]}),
+            ),
+            recipient(
+                2,
+                serde_json::json!({"channels": [{"kind": "line", "target": "Ufedcba9876543210fedcba9876543210"}]}),
+            ),
+        ];
+        let event = sample(EventKind::Raised, "critical").with_id("1-0");
+        let (channels, _) = site.channels(&both, &event, 0);
+        let key = |c: &Channel| {
+            delivery(c, &event, 0)
+                .headers
+                .into_iter()
+                .find(|(n, _)| n == "x-line-retry-key")
+                .unwrap()
+                .1
+        };
+        assert_ne!(key(&channels[0]), key(&channels[1]));
+        assert_eq!(key(&channels[0]), key(&channels[0].clone()));
     }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::destinations::Destinations;
 use crate::alerts::LEVELS;
 use crate::error::FieldError;
 use crate::params::one_of;
@@ -126,6 +127,33 @@ impl Preferences {
                 channels,
                 quiet_hours,
             })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl Preferences {
+    /// Each channel this site cannot serve (a URL on a host outside what the operator allows,
+    /// see `destinations`), as a 422 item on its target. Checked after `from_body`, like a model
+    /// validator: the shape must be right before the site's rules apply.
+    pub fn check_destinations(&self, site: &Destinations) -> Result<(), Vec<FieldError>> {
+        let errors: Vec<FieldError> = self
+            .channels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let why = site.refusal(&c.kind, &c.target)?;
+                Some(error(
+                    loc(&["channels".into(), Value::from(i), "target".into()]),
+                    "value_error",
+                    format!("Value error, {why}"),
+                    &Value::from(c.target.as_str()),
+                ))
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
         } else {
             Err(errors)
         }
@@ -418,5 +446,58 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn targets_the_site_cannot_serve_are_located() {
+        let prefs = parse(json!({"channels": [
+            {"kind": "line", "target": "U0123456789abcdef0123456789abcdef"},
+            {"kind": "slack", "target": "https://hooks.slack.com/services/T/B/x"},
+            {"kind": "webhook", "target": "https://ops.example.com/hook"},
+            {"kind": "slack", "target": "https://chat.example.com/hook"},
+        ]}))
+        .unwrap();
+        let site = |webhook: &str| {
+            Destinations::from(|name: &str| match name {
+                "notify_user_webhook_host" => Some(webhook.to_owned()),
+                "notify_user_slack_host" => Some("https://hooks.slack.com".to_owned()),
+                "notify_webhook_secret" => Some("s".to_owned()),
+                _ => None,
+            })
+            .0
+        };
+        assert!(prefs
+            .check_destinations(&site("https://*.example.com"))
+            .is_err());
+        let errors = prefs
+            .check_destinations(&site("https://webhook.invalid"))
+            .unwrap_err();
+        let located: Vec<(String, &str)> = errors
+            .iter()
+            .map(|e| (Value::Array(e.loc.clone()).to_string(), e.kind))
+            .collect();
+        assert_eq!(
+            located,
+            [
+                (
+                    r#"["body","channels",2,"target"]"#.to_owned(),
+                    "value_error"
+                ),
+                (
+                    r#"["body","channels",3,"target"]"#.to_owned(),
+                    "value_error"
+                ),
+            ]
+        );
+        assert!(errors[1]
+            .msg
+            .ends_with("only to URLs on https://hooks.slack.com"));
+        let only_allowed = parse(json!({"channels": [
+            {"kind": "webhook", "target": "https://ops.example.com/hook"},
+        ]}))
+        .unwrap();
+        assert!(only_allowed
+            .check_destinations(&site("https://*.example.com"))
+            .is_ok());
     }
 }

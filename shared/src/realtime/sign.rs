@@ -26,6 +26,16 @@ pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], header: &str) -> bool 
     expected.as_bytes().ct_eq(header.as_bytes()).into()
 }
 
+/// The key a user's own webhook deliveries are signed with: derived from the site's secret, so
+/// nothing more is stored, and different for each user, so one user's receiver (which must know
+/// its key to verify) cannot forge deliveries to another's or to the site's webhook. Shown to the
+/// user by `GET /api/v1/me/notifications` as `webhook_signing_key`.
+pub fn user_key(site_secret: &[u8], user_id: u64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(site_secret).expect("HMAC accepts any key length");
+    mac.update(format!("solarhub user webhook {user_id}").as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -56,5 +66,16 @@ mod tests {
             signature(b"Jefe", 0, b"what do ya want for nothing?"),
             "sha256=37f471929915ccd2cbbe79feb84ffcff4f2bb25e15fc41c2506687331ae179cc"
         );
+    }
+
+    #[test]
+    fn user_keys_differ_per_user_and_from_the_secret() {
+        // Computed with Python's hmac module over "solarhub user webhook 7".
+        assert_eq!(
+            user_key(b"site secret", 7),
+            "77d4a34816615f35009a3fb1ad786aac44175a34361e371654fb7a801ebbeac0"
+        );
+        assert_ne!(user_key(b"site secret", 7), user_key(b"site secret", 8));
+        assert_ne!(user_key(b"site secret", 7), user_key(b"other secret", 7));
     }
 }
