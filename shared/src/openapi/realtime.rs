@@ -132,7 +132,9 @@ pub fn schemas() -> Map<String, Value> {
             "target": {
                 "type": "string",
                 "maxLength": MAX_TARGET_LEN,
-                "description": "`https://` URL (webhook, slack) or LINE user id (line)",
+                "description": "`https://` URL (webhook, slack) on a host the site allows \
+                    (`notify_user_webhook_host`, `notify_user_slack_host`; 422 otherwise), or \
+                    LINE user id (line), pushed to through the site's LINE channel",
             },
             "min_level": {"type": "string", "enum": LEVELS, "default": "warning"},
         },
@@ -173,8 +175,15 @@ pub fn schemas() -> Map<String, Value> {
                 "quiet_hours": {"anyOf": [schema_ref("QuietHours"), {"type": "null"}]},
                 "timezone": {"type": "string", "description": "The site's UTC offset"},
                 "updated_at": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+                "webhook_signing_key": {
+                    "anyOf": [{"type": "string"}, {"type": "null"}],
+                    "description": "The HMAC-SHA256 key (its text, as is) your webhook deliveries are signed with \
+                        (`x-solarhub-signature: sha256=<hex of HMAC(key, timestamp + \".\" + \
+                        body)>`, `x-solarhub-timestamp`); yours alone. Null when the site signs \
+                        no webhooks, and then sends none to users' URLs.",
+                },
             },
-            "required": ["channels", "quiet_hours", "timezone", "updated_at"],
+            "required": ["channels", "quiet_hours", "timezone", "updated_at", "webhook_signing_key"],
         },
     }))
 }

@@ -4,40 +4,45 @@
 #[macro_use]
 mod common;
 
-use common::api::{assert_401, assert_403, assert_422, get, token};
+use common::api::{assert_401, assert_403, assert_422, get, put_json, token};
 use common::runtime::{Runtime, TestApp};
 use common::site::Site;
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
-use solarhub_host::client::{request, Reply};
+use solarhub_host::client::Reply;
+use solarhub_shared::realtime::sign;
 use solarhub_shared::schema::Database;
 
 const PATH: &str = "/api/v1/me/notifications";
 
 async fn put(app: &TestApp, token: Option<&str>, body: &Value) -> Reply {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a.as_str()));
-    }
-    request(app.addr, "PUT", PATH, &headers, body.to_string().as_bytes())
-        .await
-        .unwrap()
+    put_json(app, PATH, token, body).await
 }
+
+const SECRET: &str = "webhook secret for the tests";
+
+/// The site lets users' webhooks reach example.com's subdomains, and signs them.
+const OPEN: [(&str, &str); 2] = [
+    ("notify_user_webhook_host", "https://*.example.com"),
+    ("notify_webhook_secret", SECRET),
+];
 
 async fn preferences_round_trip_per_user(rt: Runtime) {
     let site = Site::new("prefs_ok", &[Database::Ess]).await;
     let vera = site.add_user("vera", &["viewer"]).await;
     site.add_user("otto", &["operator"]).await;
-    let app = common::start_app(rt, site.variables(), &[]).await;
+    let app = common::start_app(rt, site.variables(), &OPEN).await;
     let viewer = token(&app, "vera").await;
     let operator = token(&app, "otto").await;
 
     let empty = get(&app, PATH, Some(&viewer)).await;
     assert_eq!(empty.status, 200, "{}", empty.text());
+    // The key vera's webhook deliveries are signed with: hers alone.
+    let key = sign::user_key(SECRET.as_bytes(), vera);
     assert_eq!(
         empty.json().unwrap(),
-        json!({"channels": [], "quiet_hours": null, "timezone": "+08:00", "updated_at": null})
+        json!({"channels": [], "quiet_hours": null, "timezone": "+08:00", "updated_at": null,
+               "webhook_signing_key": key})
     );
 
     let wanted = json!({
@@ -80,11 +85,11 @@ async fn preferences_round_trip_per_user(rt: Runtime) {
         (Some("22:00"), Some("06:30"))
     );
 
-    // Someone else's are their own; replacing clears quiet hours when left out.
-    assert_eq!(
-        get(&app, PATH, Some(&operator)).await.json().unwrap()["channels"],
-        json!([])
-    );
+    // Someone else's are their own, and so is their key; replacing clears quiet hours when left
+    // out.
+    let others = get(&app, PATH, Some(&operator)).await.json().unwrap();
+    assert_eq!(others["channels"], json!([]));
+    assert_ne!(others["webhook_signing_key"], json!(key));
     let cleared = put(&app, Some(&viewer), &json!({"channels": []})).await;
     assert_eq!(cleared.status, 200);
     assert_eq!(cleared.json().unwrap()["quiet_hours"], Value::Null);
@@ -138,6 +143,34 @@ async fn refused_callers_and_bad_preferences(rt: Runtime) {
         "string_pattern_mismatch",
     );
     assert_eq!(bad.json().unwrap()["detail"].as_array().unwrap().len(), 5);
+    // Well-formed, but where this site's notifier may not go: by default no user webhooks (and
+    // no signing secret), and Slack only on hooks.slack.com.
+    let elsewhere = put(
+        &app,
+        Some(&viewer),
+        &json!({"channels": [
+            {"kind": "slack", "target": "https://hooks.slack.com/services/T/B/x"},
+            {"kind": "webhook", "target": "https://ops.example.com/hook"},
+            {"kind": "slack", "target": "https://chat.example.com/hook"},
+        ]}),
+    )
+    .await;
+    assert_422(
+        &elsewhere,
+        json!(["body", "channels", 1, "target"]),
+        "value_error",
+    );
+    assert_422(
+        &elsewhere,
+        json!(["body", "channels", 2, "target"]),
+        "value_error",
+    );
+    let detail = elsewhere.json().unwrap()["detail"].clone();
+    assert_eq!(detail.as_array().unwrap().len(), 2, "{detail}");
+    assert_eq!(
+        detail[1]["msg"],
+        "Value error, this site sends Slack notifications only to URLs on https://hooks.slack.com"
+    );
     assert_422(
         &put(&app, Some(&viewer), &json!({})).await,
         json!(["body", "channels"]),
@@ -148,11 +181,10 @@ async fn refused_callers_and_bad_preferences(rt: Runtime) {
         json!(["body"]),
         "model_attributes_type",
     );
-    // Nothing was stored by the refused requests.
-    assert_eq!(
-        get(&app, PATH, Some(&viewer)).await.json().unwrap()["updated_at"],
-        Value::Null
-    );
+    // Nothing was stored by the refused requests; no key where nothing is signed.
+    let unchanged = get(&app, PATH, Some(&viewer)).await.json().unwrap();
+    assert_eq!(unchanged["updated_at"], Value::Null);
+    assert_eq!(unchanged["webhook_signing_key"], Value::Null);
     app.stop().await.unwrap();
 }
 

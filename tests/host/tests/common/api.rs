@@ -66,6 +66,18 @@ pub async fn get(app: &TestApp, path: &str, token: Option<&str>) -> Reply {
     call(app, "GET", path, token).await
 }
 
+/// `PUT path` with a JSON body and the token, if any.
+pub async fn put_json(app: &TestApp, path: &str, token: Option<&str>, body: &Value) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    request(app.addr, "PUT", path, &headers, body.to_string().as_bytes())
+        .await
+        .unwrap()
+}
+
 /// A 422 with an item at `loc` of type `kind`.
 pub fn assert_422(reply: &Reply, loc: Value, kind: &str) {
     assert_eq!(reply.status, 422, "{}", reply.text());
