@@ -1,7 +1,10 @@
 //! The `notifier` component: Spin's Redis trigger hands it every alert event published on
 //! `<redis_key_prefix><alerts_channel>` (see `realtime::events`), and it delivers the event to
-//! each configured channel whose minimum level the alert reaches (`realtime::notify`): a signed
-//! JSON webhook, LINE Messaging API push, a Slack-style incoming webhook.
+//! each channel whose minimum level the alert reaches (`realtime::notify`): a signed JSON webhook,
+//! LINE Messaging API push, a Slack-style incoming webhook. The channels are the site-wide ones
+//! its variables configure and those users saved through `/me/notifications` (read from `ess`
+//! for each event, so a change applies to the next alert), minus users in their quiet hours
+//! unless the alert is critical.
 //!
 //! Every attempt's outcome is logged and counted in Redis (`<prefix>notify:stats`); a failed
 //! delivery is retried with backoff up to `notify_max_attempts`, and one that never succeeded is
@@ -12,6 +15,8 @@ mod record;
 mod send;
 mod settings;
 
+mod users;
+
 use solarhub_shared::realtime::events::AlertEvent;
 use solarhub_shared::realtime::notify::{delivery, Channel, Outcome, RetryPolicy};
 
@@ -20,11 +25,13 @@ async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
     // Not an alert event: nothing to deliver; the error is logged by Spin and by spin-sdk.
     let event = AlertEvent::parse(&message).map_err(anyhow::Error::msg)?;
     let settings = settings::read();
-    let wanted: Vec<&Channel> = settings
+    let mut wanted: Vec<Channel> = settings
         .channels
         .iter()
         .filter(|c| c.wants(&event))
+        .cloned()
         .collect();
+    wanted.extend(users::channels(&settings, &event));
     let results =
         futures::future::join_all(wanted.iter().map(|c| deliver(c, &event, settings.retry))).await;
     record::outcomes(&event, &results);

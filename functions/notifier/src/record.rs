@@ -61,6 +61,7 @@ fn write(event: &AlertEvent, results: &[Attempts<'_>]) -> Result<(), ApiError> {
             "event_id": event.event_id,
             "channel": name,
             "kind": r.channel.kind.as_str(),
+            "user_id": r.channel.user_id,
             "attempts": r.outcomes.len(),
             "outcomes": r.outcomes.iter().map(|o| o.label()).collect::<Vec<_>>(),
             "last_outcome": last,
@@ -79,6 +80,22 @@ fn write(event: &AlertEvent, results: &[Attempts<'_>]) -> Result<(), ApiError> {
         )?;
     }
     Ok(())
+}
+
+/// Users' channels could not be read for `event` (MySQL down): counted, for operators to see.
+pub fn users_unread(event: &AlertEvent) {
+    let mut stores = Stores::new();
+    let result = stores.redis_prefix().map(str::to_owned).and_then(|prefix| {
+        let redis = stores.redis(RedisStore::Main)?;
+        count(&redis, &format!("{prefix}notify:stats"), "users:unread")
+    });
+    if let Err(e) = result {
+        eprintln!(
+            "notify: event={} users:unread not recorded in Redis: {}",
+            event.event_id,
+            e.body()["detail"]
+        );
+    }
 }
 
 fn count(redis: &Redis, key: &str, field: &str) -> Result<(), ApiError> {
