@@ -10,11 +10,11 @@
 #[macro_use]
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Output;
 
+use common::nginx::{self, free_port, Nginx};
 use common::runtime::{Runtime, TestApp};
 use common::site::Site;
 use solarhub_shared::schema::Database;
@@ -22,61 +22,18 @@ use solarhub_shared::schema::Database;
 const SERVER_NAME: &str = "solarhub.site.internal";
 const CLIENT: &str = "127.0.0.2";
 
-fn nginx() -> Option<PathBuf> {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nginx"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nginx is missing in CI: .ci/run installs it"
-        );
-        eprintln!("nginx not found (apt-get install nginx-light): the proxy example not run");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-}
-
-/// nginx with deploy/proxy/nginx.conf as its only site: the example's listeners moved to free
-/// loopback ports, its certificate paths to a fresh self-signed pair, its upstream to the app.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
+/// deploy/proxy/nginx.conf as nginx's only site: the example's listeners moved to free loopback
+/// ports, its certificate paths to a fresh self-signed pair, its upstream to the app.
+struct Proxy {
+    nginx: Nginx,
     http: u16,
     https: u16,
 }
 
-impl Nginx {
-    fn start(binary: &Path, dir: &Path, app: SocketAddr) -> Nginx {
+impl Proxy {
+    fn start(binary: &Path, dir: &Path, app: SocketAddr) -> Proxy {
         let (http, https) = (free_port(), free_port());
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .arg("-subj")
-            .arg(format!("/CN={SERVER_NAME}"))
-            .arg("-addext")
-            .arg(format!("subjectAltName=DNS:{SERVER_NAME}"))
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-
+        let (cert, key) = nginx::self_signed(dir, SERVER_NAME, &format!("DNS:{SERVER_NAME}"));
         let example =
             std::fs::read_to_string(common::repo_root().join("deploy/proxy/nginx.conf")).unwrap();
         let mut site = String::new();
@@ -101,45 +58,11 @@ impl Nginx {
             site.contains(&format!(":{https} ssl")),
             "the example changed shape:\n{site}"
         );
-        std::fs::write(dir.join("site.conf"), site).unwrap();
-        let d = dir.display();
-        std::fs::write(
-            dir.join("nginx.conf"),
-            format!(
-                "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
-                 events {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  \
-                 proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
-                 uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/site.conf;\n}}\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new(binary)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("nginx.stderr")).unwrap())
-            .spawn()
-            .expect("nginx starts");
-        let nginx = Nginx {
-            child,
-            dir: dir.to_owned(),
+        Proxy {
+            nginx: Nginx::start(binary, dir, &site, https),
             http,
             https,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "nginx did not start: {}{}",
-                std::fs::read_to_string(dir.join("nginx.stderr")).unwrap_or_default(),
-                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
-        nginx
     }
 
     /// curl from 127.0.0.2 to `https://solarhub.site.internal/<path>` through nginx, trusting
@@ -156,7 +79,7 @@ impl Nginx {
             .arg("--resolve")
             .arg(format!("{SERVER_NAME}:{port}:127.0.0.1"))
             .arg("--cacert")
-            .arg(self.dir.join("cert.pem"))
+            .arg(self.nginx.dir.join("cert.pem"))
             .args(args)
             .arg(format!("{scheme}://{SERVER_NAME}:{port}{path}"))
             .output()
@@ -165,23 +88,12 @@ impl Nginx {
     }
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // nginx's master stops its worker on SIGTERM (Child::kill would orphan the worker).
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
 fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
 /// A failing login through nginx, with a client-sent (spoofed) header.
-async fn login(nginx: &Nginx, spoof: &str) -> Output {
+async fn login(nginx: &Proxy, spoof: &str) -> Output {
     let body = r#"{"username":"nobody","password":"wrong wrong wrong"}"#;
     let args = [
         "-H",
@@ -204,7 +116,7 @@ fn status(reply: &str) -> u16 {
 }
 
 async fn nginx_terminates_tls_and_names_the_client(rt: Runtime) {
-    let Some(binary) = nginx() else {
+    let Some(binary) = nginx::binary("the proxy example") else {
         return;
     };
     let site = Site::new("proxy_nginx", &[Database::Ess]).await;
@@ -219,7 +131,7 @@ async fn nginx_terminates_tls_and_names_the_client(rt: Runtime) {
     .await;
     let dir = std::env::temp_dir().join(common::unique_prefix("nginx"));
     std::fs::create_dir_all(&dir).unwrap();
-    let nginx = Nginx::start(&binary, &dir, app.addr);
+    let nginx = Proxy::start(&binary, &dir, app.addr);
 
     let redirect = text(&nginx.curl("http", &[], "/api/v1/auth/me").await);
     assert_eq!(status(&redirect), 301, "{redirect}");

@@ -4,6 +4,10 @@
 //! not allow reading alerts; a user's webhook is attempted on the host the site allows and its
 //! failure recorded under that user; and when MySQL cannot be read, the site-wide channels still
 //! get the event and the miss is counted.
+//!
+//! On real Spin, a user's webhook also arrives over TLS (nginx with a test CA in front of the
+//! receiver, the CA given to the notifier by the runtime config's `[[client_tls]]`), signed with
+//! the key `/me/notifications` shows that user. The local host has no TLS client.
 
 #[macro_use]
 mod common;
@@ -16,7 +20,8 @@ use common::receiver::{Received, Receiver};
 use common::runtime::Runtime;
 use common::site::Site;
 use serde_json::{json, Value};
-use solarhub_shared::realtime::events::EventKind;
+use solarhub_shared::realtime::events::{AlertEvent, EventKind};
+use solarhub_shared::realtime::sign;
 use solarhub_shared::schema::Database;
 
 const PATH: &str = "/api/v1/me/notifications";
@@ -220,6 +225,87 @@ async fn site_channels_go_on_when_users_cannot_be_read(rt: Runtime) {
         assert!(!logs.contains(&dead_url), "{logs}");
     }
     notifier.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn users_webhooks_arrive_signed_with_their_own_key_on_spin() {
+    if !common::runtime::spin_available("notifier_users::users_webhooks_arrive_signed") {
+        return;
+    }
+    let Some(nginx) = common::nginx::binary("the TLS webhook of a user") else {
+        return;
+    };
+    let site = Site::new("notify_user_tls", &[Database::Ess]).await;
+    let vera = site.add_user("vera", &["viewer"]).await;
+    let hook = Receiver::start(|_| 204).await;
+    let dir = std::env::temp_dir().join(common::unique_prefix("tls_hook"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (front, port, ca) = common::nginx::Nginx::tls_front(&nginx, &dir, hook.addr);
+    let origin = format!("https://127.0.0.1:{port}");
+    let site_secret = "webhook secret for the tests";
+    let overrides = [
+        ("notify_user_webhook_host", origin.as_str()),
+        ("notify_webhook_secret", site_secret),
+    ];
+    let api = common::start_app(Runtime::Spin, site.variables(), &overrides).await;
+    let vera_token = token(&api, "vera").await;
+    let url = format!("{origin}/vera");
+    let saved = put_json(
+        &api,
+        PATH,
+        Some(&vera_token),
+        &json!({"channels": [{"kind": "webhook", "target": url}]}),
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    let key = saved.json().unwrap()["webhook_signing_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The env provider as in the repository's runtime config, and the test CA for the receiver
+    // (Spin 4.0.2 takes hosts without ports in `[[client_tls]]`).
+    let config = dir.join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[variables_provider]]\ntype = \"env\"\nprefix = \"SPIN_VARIABLE\"\n\n\
+             [[client_tls]]\ncomponent_ids = [\"notifier\"]\nhosts = [\"127.0.0.1\"]\n\
+             ca_use_webpki_roots = false\nca_roots_file = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let notifier =
+        common::start_notifier_configured(Runtime::Spin, &site, &overrides, Some(&config)).await;
+
+    let (sent, _) = publish(&site, event(EventKind::Raised, "warning", "TEMP_HI", 4)).await;
+    let got = hook
+        .next(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("no delivery: {}", notifier.component_logs()));
+    assert_eq!(got.path, "/vera");
+    assert_eq!(AlertEvent::parse(&got.body).unwrap(), sent);
+    let ts: i64 = got.header(sign::TIMESTAMP_HEADER).unwrap().parse().unwrap();
+    let signature = got.header(sign::SIGNATURE_HEADER).unwrap();
+    assert!(sign::verify(key.as_bytes(), ts, &got.body, signature));
+    // Hers alone: the site's own secret does not verify it.
+    assert!(!sign::verify(
+        site_secret.as_bytes(),
+        ts,
+        &got.body,
+        signature
+    ));
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            stat(&site, &format!("user:{vera}:webhook:0:delivered")).await == 1
+        })
+        .await
+    );
+    notifier.stop().await.unwrap();
+    api.stop().await.unwrap();
+    drop(front);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 on_both_runtimes!(

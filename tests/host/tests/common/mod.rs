@@ -5,6 +5,7 @@
 pub mod api;
 pub mod events;
 pub mod load;
+pub mod nginx;
 pub mod proxy;
 pub mod receiver;
 pub mod rig;
@@ -68,9 +69,20 @@ pub async fn start_notifier(
     site: &site::Site,
     overrides: &[(&str, &str)],
 ) -> runtime::TestApp {
+    start_notifier_configured(runtime, site, overrides, None).await
+}
+
+/// The same, on real Spin with `runtime_config` instead of the repository's runtime-config.toml
+/// (the local host reads none).
+pub async fn start_notifier_configured(
+    runtime: runtime::Runtime,
+    site: &site::Site,
+    overrides: &[(&str, &str)],
+    runtime_config: Option<&std::path::Path>,
+) -> runtime::TestApp {
     let variables = with_overrides(site.variables(), overrides);
     let manifest = repo_root().join("spin-notifier.toml");
-    let app = runtime::start_triggers(runtime, manifest, variables).await;
+    let app = runtime::start_triggers(runtime, manifest, variables, runtime_config).await;
     events::wait_for_subscriber(site).await;
     app
 }

@@ -92,11 +92,17 @@ pub async fn start_triggers(
     runtime: Runtime,
     manifest: PathBuf,
     variables: Vec<(String, String)>,
+    spin_runtime_config: Option<&Path>,
 ) -> TestApp {
     match runtime {
         Runtime::Host => start(runtime, manifest, variables).await,
         Runtime::Spin => {
-            let spin = SpinProcess::start_triggers(manifest.as_os_str(), &variables);
+            let mut args = Vec::new();
+            if let Some(config) = spin_runtime_config {
+                args.push("--runtime-config-file");
+                args.push(config.to_str().expect("a UTF-8 path"));
+            }
+            let spin = SpinProcess::start_triggers(manifest.as_os_str(), &variables, &args);
             TestApp {
                 addr: spin.addr,
                 runtime,
@@ -209,10 +215,14 @@ impl SpinProcess {
     }
 
     /// `spin up` of an app without HTTP triggers: returns once it is spawned.
-    fn start_triggers(from: &std::ffi::OsStr, variables: &[(String, String)]) -> SpinProcess {
+    fn start_triggers(
+        from: &std::ffi::OsStr,
+        variables: &[(String, String)],
+        args: &[&str],
+    ) -> SpinProcess {
         let work_dir = std::env::temp_dir().join(super::unique_prefix("spin"));
         let unused = free_port();
-        SpinProcess::spawn(from, &[], variables, unused, &work_dir)
+        SpinProcess::spawn(from, args, variables, unused, &work_dir)
     }
 
     fn spawn(
@@ -227,13 +237,14 @@ impl SpinProcess {
         // Stopping a failed attempt removes its directory: every attempt makes its own.
         std::fs::create_dir_all(work_dir).unwrap();
         let mut command = Command::new(binary);
+        command.arg("up").arg("--from").arg(from).args(args);
+        // The repository's runtime config unless the caller gave one.
+        if !args.contains(&"--runtime-config-file") {
+            command
+                .arg("--runtime-config-file")
+                .arg(repo.join("runtime-config.toml"));
+        }
         command
-            .arg("up")
-            .arg("--from")
-            .arg(from)
-            .args(args)
-            .arg("--runtime-config-file")
-            .arg(repo.join("runtime-config.toml"))
             .arg("--log-dir")
             .arg(work_dir.join("logs"))
             .arg("--state-dir")
