@@ -8,7 +8,11 @@ use std::io::Write as _;
 use std::path::Path;
 
 fn main() {
-    let vendor = Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor");
+    // Read when the script runs, not baked in when it is compiled: cargo reuses a compiled
+    // build script for a checkout at another path that shares the target dir (CI's clean
+    // clones), and that path may be gone.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let vendor = Path::new(&manifest_dir).join("vendor");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", vendor.display());
     let mut packages: Vec<_> = std::fs::read_dir(&vendor)
