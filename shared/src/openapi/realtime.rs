@@ -45,9 +45,11 @@ fn preferences() -> Value {
         "tags": ["alerts"],
         "summary": "Replace my notification preferences",
         "description": "Replaces the caller's channels and quiet hours. Webhook and Slack targets \
-            must be `https://` URLs; LINE targets are LINE user ids. The notifier sends only what \
-            its `allowed_outbound_hosts` allow: a target on another host is refused and recorded \
-            as a failed delivery.",
+            must be `https://` URLs on the hosts the site allows its notifier to reach \
+            (`notify_user_webhook_host`, `notify_user_slack_host`): a target elsewhere is a 422 \
+            naming the allowed pattern, as is any webhook when the site has no signing secret. \
+            LINE targets are LINE user ids, pushed to through the site's LINE channel. Alerts are \
+            sent from each channel's minimum level; during quiet hours only critical ones.",
         "operationId": "put_my_notifications",
         "requestBody": {
             "required": true,
